@@ -1,0 +1,1 @@
+"""Environment backends that plug into habitat-baselines as VectorEnvFactory targets."""

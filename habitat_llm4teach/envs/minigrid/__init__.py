@@ -1,0 +1,1 @@
+"""MiniGrid backend: the paper's tasks, a habitat VectorEnv adapter and its factory."""

@@ -1,0 +1,186 @@
+"""One MiniGrid environment behind the interface habitat's ``VectorEnv`` workers expect.
+
+Owns the translation from a gymnasium MiniGrid env to habitat's old-gym API:
+``reset`` returns only the observation, ``step`` a 4-tuple, and the env exposes
+``original_action_space``, ``number_of_episodes`` and ``current_episode`` (with
+ids unique per rank and env, since habitat's evaluator pauses envs by
+(scene_id, episode_id)).
+
+Observations:
+- ``rgb``: the student's image, either the agent's partial egocentric view or
+  the paper's accumulated map of every cell seen so far this episode (unseen
+  cells grey), resized to ``image_size``.
+- ``minigrid_symbolic``: the same remembered map as MiniGrid's symbolic
+  encoding plus the agent's pose and carried object, flattened (teacher only).
+- ``third_rgb``: the full grid from above (evaluation videos only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import cv2
+import gym
+import gymnasium
+import numpy as np
+from gym import spaces
+from habitat.core.dataset import Episode
+from minigrid.core.constants import OBJECT_TO_IDX
+
+from habitat_llm4teach import keys
+
+VIEWS = ("historical", "partial")
+_UNSEEN_GREY = 100
+# Agent vector appended to the flattened map: x, y, direction, carried type/colour/state.
+AGENT_FIELDS = 6
+
+
+@dataclass(frozen=True)
+class MiniGridEnvSpec:
+    """Everything a worker process needs to build one environment (picklable)."""
+
+    env_id: str
+    view: str
+    image_size: int
+    third_person_size: int  # 0 disables the third-person frame
+    seed: int
+    episode_prefix: str
+    max_steps: Optional[int] = None
+
+
+def symbolic_size(width: int, height: int) -> int:
+    return width * height * 3 + AGENT_FIELDS
+
+
+def decode_symbolic(flat: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split a ``minigrid_symbolic`` vector into the (W, H, 3) map and the agent vector."""
+    flat = np.asarray(flat).astype(np.int64)
+    return flat[: width * height * 3].reshape(width, height, 3), flat[width * height * 3 :]
+
+
+class MiniGridHabitatEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, spec: MiniGridEnvSpec) -> None:
+        if spec.view not in VIEWS:
+            raise ValueError(f"unknown MiniGrid view '{spec.view}'; expected one of {VIEWS}")
+        kwargs = {} if spec.max_steps is None else {"max_steps": spec.max_steps}
+        self._env = gymnasium.make(spec.env_id, **kwargs).unwrapped
+        self._spec = spec
+        self._seed: Optional[int] = spec.seed
+        self._episode_count = 0
+        self._episode = self._new_episode()
+        width, height = self._env.width, self._env.height
+        self._seen = np.zeros((width, height), dtype=bool)
+        self._map = np.zeros((width, height, 3), dtype=np.uint8)
+        obs_spaces = {
+            keys.RGB: spaces.Box(0, 255, (spec.image_size, spec.image_size, 3), np.uint8),
+            keys.MINIGRID_SYMBOLIC: spaces.Box(0, 255, (symbolic_size(width, height),), np.uint8),
+        }
+        if spec.third_person_size > 0:
+            size = spec.third_person_size
+            obs_spaces[keys.THIRD_RGB] = spaces.Box(0, 255, (size, size, 3), np.uint8)
+        self.observation_space = spaces.Dict(obs_spaces)
+        self.action_space = spaces.Discrete(int(self._env.action_space.n))
+        self.original_action_space = self.action_space
+        # Procedurally generated: the number of distinct episodes is unknown.
+        self.number_of_episodes = -1
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        return self._env.width, self._env.height
+
+    @property
+    def current_episode(self) -> Episode:
+        return self._episode
+
+    def _new_episode(self) -> Episode:
+        episode = Episode(
+            episode_id=f"{self._spec.episode_prefix}{self._episode_count}",
+            scene_id=self._spec.env_id,
+            start_position=[],
+            start_rotation=[],
+        )
+        self._episode_count += 1
+        return episode
+
+    def reset(self, **kwargs: Any) -> dict[str, np.ndarray]:
+        view_obs, _ = self._env.reset(seed=self._seed)
+        self._seed = None  # seed once; later episodes continue the env's RNG
+        self._episode = self._new_episode()
+        self._seen[:] = False
+        self._map[:] = 0
+        return self._observe(view_obs)
+
+    def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, dict[str, Any]]:
+        view_obs, reward, terminated, truncated, info = self._env.step(int(action))
+        info = {keys.SUCCESS: float(info.get(keys.SUCCESS, False))}
+        return self._observe(view_obs), float(reward), bool(terminated or truncated), info
+
+    def render(self, mode: str = "rgb_array") -> np.ndarray:
+        return self._third_person(self._spec.third_person_size or 256)
+
+    def close(self) -> None:
+        self._env.close()
+
+    def _observe(self, view_obs: dict[str, Any]) -> dict[str, np.ndarray]:
+        self._remember(view_obs["image"])
+        obs = {keys.RGB: self._student_image(), keys.MINIGRID_SYMBOLIC: self._symbolic()}
+        if self._spec.third_person_size > 0:
+            obs[keys.THIRD_RGB] = self._third_person(self._spec.third_person_size)
+        return obs
+
+    def _remember(self, view_image: np.ndarray) -> None:
+        """Write the cells visible in the egocentric view into the episode's map."""
+        env = self._env
+        size = env.agent_view_size
+        vx, vy = np.nonzero(view_image[:, :, 0] != OBJECT_TO_IDX["unseen"])
+        # Agent sits at (size // 2, size - 1) of its view, facing "up" in view coordinates.
+        forward, right = env.dir_vec, env.right_vec
+        ax = env.agent_pos[0] + forward[0] * (size - 1 - vy) + right[0] * (vx - size // 2)
+        ay = env.agent_pos[1] + forward[1] * (size - 1 - vy) + right[1] * (vx - size // 2)
+        inside = (ax >= 0) & (ax < env.width) & (ay >= 0) & (ay < env.height)
+        ax, ay, vx, vy = ax[inside], ay[inside], vx[inside], vy[inside]
+        self._seen[ax, ay] = True
+        self._map[ax, ay] = view_image[vx, vy]
+        # The view shows the carried object in the agent's cell; the map keeps the floor.
+        under = env.grid.get(*env.agent_pos)
+        self._map[tuple(env.agent_pos)] = under.encode() if under is not None else (OBJECT_TO_IDX["empty"], 0, 0)
+
+    def _symbolic(self) -> np.ndarray:
+        env = self._env
+        carried = env.carrying.encode() if env.carrying is not None else (0, 0, 0)
+        agent = np.array([*env.agent_pos, env.agent_dir, *carried], dtype=np.uint8)
+        return np.concatenate([self._map.reshape(-1), agent])
+
+    def _student_image(self) -> np.ndarray:
+        env, size = self._env, self._spec.image_size
+        if self._spec.view == "partial":
+            tile = -(-size // env.agent_view_size)
+            img = env.get_pov_render(tile)
+        else:
+            width, height = env.width, env.height
+            tile = -(-size // max(width, height))
+            img = env.grid.render(tile, agent_pos=env.agent_pos, agent_dir=env.agent_dir)
+            tiles = img.reshape(height, tile, width, tile, 3).transpose(0, 2, 1, 3, 4)
+            tiles[~self._seen.T] = _UNSEEN_GREY
+        return _resize(img, size)
+
+    def _third_person(self, size: int) -> np.ndarray:
+        env = self._env
+        tile = -(-size // max(env.width, env.height))
+        return _resize(env.get_full_render(highlight=True, tile_size=tile), size)
+
+
+def _resize(img: np.ndarray, size: int) -> np.ndarray:
+    if img.shape[0] == size and img.shape[1] == size:
+        return img
+    return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def make_minigrid_env(spec: MiniGridEnvSpec) -> MiniGridHabitatEnv:
+    """VectorEnv ``make_env_fn``: runs inside each worker process."""
+    from habitat_llm4teach.envs.minigrid import tasks  # noqa: F401  (registers the paper tasks)
+
+    return MiniGridHabitatEnv(spec)

@@ -1,0 +1,97 @@
+"""MiniGrid as a habitat-baselines ``VectorEnvFactory``.
+
+Selected with ``habitat_baselines.vector_env_factory._target_``; builds habitat's
+own ``VectorEnv`` (or ``ThreadedVectorEnv`` under ``HABITAT_ENV_DEBUG=1``) the way
+``HabitatVectorEnvFactory`` does, one MiniGrid env per worker.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Optional
+
+import gymnasium
+import torch
+from habitat import ThreadedVectorEnv, VectorEnv
+from habitat_baselines.common.env_factory import VectorEnvFactory
+
+from habitat_llm4teach import keys
+from habitat_llm4teach.envs.minigrid.adapter import VIEWS, MiniGridEnvSpec, make_minigrid_env
+from habitat_llm4teach.envs.minigrid.tasks import PAPER_TASKS
+
+from habitat_llm4teach.errors import ConfigError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+
+def resolve_task(task: str) -> str:
+    """Paper task name or any registered MiniGrid id -> gymnasium id (clear error otherwise)."""
+    if task in PAPER_TASKS:
+        return PAPER_TASKS[task]
+    if task in gymnasium.registry:
+        return task
+    known_minigrid = sorted(i for i in gymnasium.registry if i.startswith("MiniGrid-"))
+    raise ConfigError(
+        f"Unknown MiniGrid task '{task}'. Paper tasks: {sorted(PAPER_TASKS)}; "
+        f"or any registered id, e.g. {known_minigrid[:5]} ({len(known_minigrid)} registered)."
+    )
+
+
+class MiniGridVectorEnvFactory(VectorEnvFactory):
+    def __init__(
+        self,
+        task: str = "SimpleDoorKey",
+        view: str = "historical",
+        image_size: int = 64,
+        max_steps: Optional[int] = None,
+    ) -> None:
+        if view not in VIEWS:
+            raise ConfigError(f"Unknown MiniGrid view '{view}'; expected one of {VIEWS}")
+        if image_size < 8:
+            raise ConfigError(f"image_size must be >= 8, got {image_size}")
+        self.env_id = resolve_task(task)
+        self.view = view
+        self.image_size = image_size
+        self.max_steps = max_steps
+
+    def construct_envs(
+        self,
+        config: "DictConfig",
+        workers_ignore_signals: bool = False,
+        enforce_scenes_greater_eq_environments: bool = False,
+        is_first_rank: bool = True,
+    ) -> VectorEnv:
+        num_envs = config.habitat_baselines.num_environments
+        if num_envs < 1:
+            raise ConfigError(f"habitat_baselines.num_environments must be >= 1, got {num_envs}")
+        policy_hidden = {s.uuid: s for s in config.habitat_baselines.eval.extra_sim_sensors.values()}
+        if keys.MINIGRID_SYMBOLIC not in policy_hidden:
+            raise ConfigError(
+                f"The teacher-only observation '{keys.MINIGRID_SYMBOLIC}' must be hidden from the policy: "
+                f"add habitat_baselines.eval.extra_sim_sensors.{keys.MINIGRID_SYMBOLIC}.uuid={keys.MINIGRID_SYMBOLIC} "
+                "(the MiniGrid configs under configs/habitat/minigrid/ do this)."
+            )
+        third_person_size = 0
+        if config.habitat_baselines.evaluate and len(config.habitat_baselines.eval.video_option) > 0:
+            third = policy_hidden.get(keys.THIRD_RGB)
+            third_person_size = int(third.height) if third is not None else 0
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        specs = [
+            (
+                MiniGridEnvSpec(
+                    env_id=self.env_id,
+                    view=self.view,
+                    image_size=self.image_size,
+                    third_person_size=third_person_size,
+                    seed=config.habitat.seed + index,
+                    episode_prefix=f"r{rank}e{index}-",
+                    max_steps=self.max_steps,
+                ),
+            )
+            for index in range(num_envs)
+        ]
+        vector_env_cls = ThreadedVectorEnv if int(os.environ.get("HABITAT_ENV_DEBUG", 0)) else VectorEnv
+        # Workers always ignore SIGINT/SIGTERM: the trainer handles Ctrl-C (saving its
+        # resume state) and then closes them; a worker dying first would lose that save.
+        return vector_env_cls(make_env_fn=make_minigrid_env, env_fn_args=specs, workers_ignore_signals=True)

@@ -1,0 +1,21 @@
+"""Imports every module that registers something with habitat-baselines or Hydra.
+
+Registers our structured configs with Hydra's ConfigStore, the paper's MiniGrid
+tasks with gymnasium, and makes habitat-baselines' checkpoint loading work under
+torch >= 2.6 (see :mod:`habitat_llm4teach.checkpoints`).
+"""
+
+from __future__ import annotations
+
+from habitat_llm4teach import checkpoints
+from habitat_llm4teach.config.structured import register_configs
+from habitat_llm4teach.envs.minigrid import tasks  # noqa: F401  (registers the paper tasks)
+
+
+def register_all() -> None:
+    """Idempotent: configs, paper tasks, checkpoint loading."""
+    register_configs()
+    checkpoints.install()
+
+
+register_all()
