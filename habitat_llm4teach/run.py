@@ -109,7 +109,8 @@ def _main(cfg: DictConfig) -> None:
     run_dir = Path(cfg.llm4teach.run_dir).resolve()
     is_rank0 = int(os.environ.get("RANK", "0")) == 0
     logger.info(sim_optional.describe_mode())
-    install_interrupt_handlers()
+    if not cfg.habitat_baselines.evaluate:
+        install_interrupt_handlers()
     execute_exp(cfg, "eval" if cfg.habitat_baselines.evaluate else "train")
     if is_rank0:
         print(f"Run folder: {run_dir}", flush=True)

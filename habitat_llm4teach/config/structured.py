@@ -7,7 +7,7 @@ defined here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -47,11 +47,70 @@ class MiniGridSymbolicSensorConfig(SimulatorSensorConfig):
     uuid: str = "minigrid_symbolic"
 
 
+DEFAULT_TEACHER_MODEL = "data/models/qwen2.5-coder-1.5b/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+@dataclass
+class TeacherConfig:
+    """The LLM teacher: model, planning mode and plan cache."""
+
+    # Hugging Face id (local cache only), model folder, or .gguf file (scripts/fetch_model.py).
+    model: str = DEFAULT_TEACHER_MODEL
+    dtype: str = "bfloat16"
+    device: str = "cpu"
+    # "score": rank every valid next skill by log-likelihood; "sample": the paper's sampled plans.
+    mode: str = "score"
+    # score mode: probabilities = softmax(score / sharpen_temperature); fitted on tests/data's labelled set.
+    sharpen_temperature: float = 0.5
+    length_norm: str = "mean"
+    # sample mode
+    num_samples: int = 10
+    sample_temperature: float = 0.7
+    # JSON plan cache (None: in memory only); read_only trains from a cache without any LLM.
+    cache_path: Optional[str] = None
+    cache_read_only: bool = False
+    # The task goal the descriptions state (MiniGrid missions are not part of the observation).
+    mission: str = "open the door"
+    # Teacher acting on its own (teacher-only evaluation): argmax of its action distribution.
+    greedy: bool = True
+
+
+@dataclass
+class DistillConfig:
+    """The distillation coefficient lambda: loss = PPO loss + lambda * CE(teacher -> student) on guided steps.
+
+    One schedule (habitat_llm4teach/distill/schedules.py) reads the fields it names; the others are ignored.
+    """
+
+    # "paper", "linear", "exponential" or "adaptive".
+    schedule: str = "paper"
+    # lambda at update 0 (all schedules).
+    start: float = 10.0
+    # lambda never goes below this while distillation is on (all schedules).
+    floor: float = 0.1
+    # paper, adaptive: lambda decrease per update.
+    decay_per_update: float = 0.005
+    # paper, adaptive: lambda = 0 from this many updates on; -1 = never.
+    off_after: int = -1
+    # linear: updates to go from start to floor.
+    linear_updates: int = 2000
+    # exponential: lambda = start * decay_rate ** updates.
+    decay_rate: float = 0.995
+    # adaptive: the teacher's measured success rate in [0, 1] (the *_teacher eval configs); required.
+    teacher_success: Optional[float] = None
+    # adaptive: the student's windowed success must exceed teacher_success by more than this.
+    margin: float = 0.05
+    # adaptive: updates over which lambda fades to 0 once the student beats the teacher.
+    fade_updates: int = 100
+
+
 @dataclass
 class L4TRunConfig:
-    """Where a run writes everything (checkpoints, tensorboard, videos, logs)."""
+    """Where a run writes everything (checkpoints, tensorboard, videos, logs), the teacher and distillation."""
 
     run_dir: str = "data/runs/default"
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
 
 class L4TConfigPlugin(SearchPathPlugin):

@@ -17,6 +17,8 @@ Observations:
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -182,5 +184,11 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 def make_minigrid_env(spec: MiniGridEnvSpec) -> MiniGridHabitatEnv:
     """VectorEnv ``make_env_fn``: runs inside each worker process."""
     from habitat_llm4teach.envs.minigrid import tasks  # noqa: F401  (registers the paper tasks)
+
+    # Ctrl-C reaches the whole process group: the trainer handles it (saving a resume
+    # state) and then closes the workers, so they must outlive it. They still exit on
+    # SIGTERM, which multiprocessing sends them when the trainer dies.
+    if multiprocessing.parent_process() is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     return MiniGridHabitatEnv(spec)

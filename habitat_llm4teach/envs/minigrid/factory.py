@@ -92,6 +92,6 @@ class MiniGridVectorEnvFactory(VectorEnvFactory):
             for index in range(num_envs)
         ]
         vector_env_cls = ThreadedVectorEnv if int(os.environ.get("HABITAT_ENV_DEBUG", 0)) else VectorEnv
-        # Workers always ignore SIGINT/SIGTERM: the trainer handles Ctrl-C (saving its
-        # resume state) and then closes them; a worker dying first would lose that save.
-        return vector_env_cls(make_env_fn=make_minigrid_env, env_fn_args=specs, workers_ignore_signals=True)
+        return vector_env_cls(
+            make_env_fn=make_minigrid_env, env_fn_args=specs, workers_ignore_signals=workers_ignore_signals
+        )

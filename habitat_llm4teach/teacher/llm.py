@@ -1,0 +1,230 @@
+"""Local causal language models through transformers: loading, chat prompts, scoring, sampling.
+
+Owns everything that touches model weights. A model is named by a Hugging Face
+id (resolved from the local cache only: no model hub at run time), a local
+folder with ``config.json`` and weights, or a ``.gguf`` file. A GGUF is
+dequantised by transformers once and saved as safetensors under
+``<gguf folder>/.converted/`` (one-time ~50 s for a 1.5B model; reloads take
+well under a second); its sha256 is checked against the known models of
+``scripts/fetch_model.py`` before conversion.
+
+Scoring reuses KV caches: a static prefix (system prompt and examples) is run
+once per model, each query's own tokens once, and all candidate continuations
+in one batched forward pass.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+# sha256 of the GGUF files scripts/fetch_model.py assembles (by file name).
+KNOWN_GGUF_SHA256 = {
+    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    "SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+}
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+class ModelLoadError(RuntimeError):
+    """A model reference that cannot be loaded; the message names it and the fix."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(16 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _has_weights(folder: Path) -> bool:
+    return any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
+
+
+def _convert_gguf(gguf: Path, dtype: torch.dtype) -> Path:
+    """Dequantise a GGUF into a safetensors folder once; return the folder."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    stat = gguf.stat()
+    out = gguf.parent / ".converted" / f"{gguf.stem}-{str(dtype).split('.')[-1]}"
+    marker = out / "source.json"
+    source = {"gguf": gguf.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if marker.is_file() and json.loads(marker.read_text()) == source and _has_weights(out):
+        return out
+    expected = KNOWN_GGUF_SHA256.get(gguf.name)
+    if expected is not None:
+        actual = _sha256(gguf)
+        if actual != expected:
+            raise ModelLoadError(
+                f"GGUF '{gguf}' has sha256 {actual}, expected {expected}: the file is corrupt or incomplete; "
+                "delete it and rerun scripts/fetch_model.py"
+            )
+    logger.info("Converting %s to safetensors once (about a minute for 1.5B parameters)...", gguf.name)
+    start = time.perf_counter()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=dtype)
+    except Exception as error:  # transformers raises many types for unreadable files
+        raise ModelLoadError(f"cannot read GGUF '{gguf}': {type(error).__name__}: {error}") from error
+    # Without GGUF matmul kernels transformers dequantises fully but keeps the quantizer
+    # attached, which forbids saving; the weights are already dense.
+    model.hf_quantizer = None
+    model.config.__dict__.pop("quantization_config", None)
+    model.is_quantized = False
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    marker.write_text(json.dumps(source))
+    logger.info("Converted in %.0f s -> %s", time.perf_counter() - start, out)
+    return out
+
+
+def resolve_model(ref: str, dtype: torch.dtype = torch.bfloat16) -> str:
+    """A loadable local folder (or cached hub id) for ``ref``, or a :class:`ModelLoadError`."""
+    path = Path(ref).expanduser()
+    if ref.endswith(".gguf"):
+        if not path.is_file():
+            raise ModelLoadError(f"GGUF file '{ref}' does not exist; fetch it with scripts/fetch_model.py")
+        return str(_convert_gguf(path, dtype))
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"model folder '{ref}' has no config.json")
+        ggufs = sorted(path.glob("*.gguf"))
+        if not _has_weights(path):
+            if ggufs:
+                return str(_convert_gguf(ggufs[0], dtype))
+            raise ModelLoadError(f"model folder '{ref}' has no weights (*.safetensors, *.bin or *.gguf)")
+        return str(path)
+    if path.suffix or ref.startswith((".", "/", "~")) or ref.count("/") > 1:
+        raise ModelLoadError(f"model path '{ref}' does not exist")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(ref, local_files_only=True)
+    except Exception as error:
+        raise ModelLoadError(
+            f"model '{ref}' is neither a local path nor in the local Hugging Face cache "
+            f"({type(error).__name__}); this setup loads models offline only: pass a folder or a .gguf "
+            "(scripts/fetch_model.py fetches the default models)"
+        ) from error
+
+
+@dataclass
+class _PrefixState:
+    text: str
+    cache: object  # transformers Cache after running the prefix
+    length: int
+
+
+class CausalLM:
+    """One causal LM with its tokenizer, on one device, in inference mode."""
+
+    def __init__(self, ref: str, dtype: str = "bfloat16", device: str = "cpu") -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if dtype not in _DTYPES:
+            raise ModelLoadError(f"unknown dtype '{dtype}'; expected one of {sorted(_DTYPES)}")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        torch_dtype = _DTYPES[dtype]
+        folder = resolve_model(ref, torch_dtype)
+        self.name = Path(ref).name if Path(ref).exists() else ref
+        self.device = torch.device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype).to(self.device).eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._prefix: Optional[_PrefixState] = None
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(self.tokenizer.chat_template)
+
+    def render_chat(self, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
+        """The prompt text for chat ``messages`` (plain "role: content" lines without a template)."""
+        if self.has_chat_template:
+            return self.tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
+            )
+        lines = [f"{m['role']}: {m['content']}" for m in messages]
+        return "\n".join(lines) + ("\nassistant: " if add_generation_prompt else "")
+
+    def _encode(self, text: str) -> torch.Tensor:
+        return self.tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids.to(self.device)
+
+    @torch.inference_mode()
+    def _run_prefix(self, static_text: str) -> _PrefixState:
+        if self._prefix is None or self._prefix.text != static_text:
+            ids = self._encode(static_text)
+            out = self.model(ids, use_cache=True)
+            self._prefix = _PrefixState(static_text, out.past_key_values, ids.shape[1])
+        return self._prefix
+
+    @torch.inference_mode()
+    def score(self, prompt: str, continuations: Sequence[str], static_prefix: str = "") -> np.ndarray:
+        """Log-likelihood of each continuation after ``prompt``: array [C, 2] of (sum, mean) over tokens.
+
+        ``static_prefix`` (a prefix of ``prompt`` shared by many calls) is computed once and reused.
+        """
+        if not prompt.startswith(static_prefix):
+            raise ValueError("static_prefix must be a prefix of prompt")
+        if static_prefix:
+            prefix = self._run_prefix(static_prefix)
+            cache, past_len = copy.deepcopy(prefix.cache), prefix.length
+            query_ids = self._encode(prompt[len(static_prefix):])
+        else:
+            cache, past_len, query_ids = None, 0, self._encode(prompt)
+        out = self.model(query_ids, past_key_values=cache, use_cache=True)
+        last_logits = out.logits[:, -1].float()  # [1, V]
+        cache, past_len = out.past_key_values, past_len + query_ids.shape[1]
+
+        encoded = [self.tokenizer(c, add_special_tokens=False).input_ids for c in continuations]
+        if any(len(e) == 0 for e in encoded):
+            raise ValueError("empty continuation")
+        longest = max(len(e) for e in encoded)
+        batch = len(encoded)
+        cont_ids = torch.full((batch, longest), self.tokenizer.pad_token_id, dtype=torch.long, device=self.device)
+        cont_mask = torch.zeros((batch, longest), dtype=torch.long, device=self.device)
+        for i, ids in enumerate(encoded):
+            cont_ids[i, : len(ids)] = torch.tensor(ids)
+            cont_mask[i, : len(ids)] = 1
+        cache.batch_repeat_interleave(batch)
+        attention = torch.cat([torch.ones((batch, past_len), dtype=torch.long, device=self.device), cont_mask], 1)
+        cont_logits = self.model(cont_ids, past_key_values=cache, attention_mask=attention).logits.float()
+        # Token j is predicted by the logits before it: the query's last for j = 0.
+        predicting = torch.cat([last_logits.expand(batch, 1, -1), cont_logits[:, :-1]], 1)
+        token_logprobs = torch.log_softmax(predicting, -1).gather(-1, cont_ids.unsqueeze(-1)).squeeze(-1)
+        token_logprobs = token_logprobs * cont_mask
+        sums = token_logprobs.sum(1)
+        means = sums / cont_mask.sum(1)
+        return torch.stack([sums, means], 1).cpu().numpy()
+
+    @torch.inference_mode()
+    def sample(self, prompt: str, n: int, temperature: float, max_new_tokens: int = 48) -> list[str]:
+        """``n`` sampled completions of ``prompt`` (one batched generate call)."""
+        ids = self._encode(prompt)
+        out = self.model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=temperature > 0,
+            temperature=max(temperature, 1e-5),
+            top_p=1.0,
+            top_k=0,
+            num_return_sequences=n,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        return self.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)

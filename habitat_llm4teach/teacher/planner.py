@@ -1,0 +1,203 @@
+"""Description -> plan distribution: the LLM planner, in the paper's two ways of asking.
+
+- :class:`ScorePlanner` scores every valid candidate next skill by its
+  log-likelihood as the answer to the prompt (one batched forward pass over a
+  cached prompt prefix) and normalises with a sharpening temperature: exact,
+  always valid, deterministic.
+- :class:`SamplePlanner` is the paper's soft planner: sample ``n`` answers at a
+  temperature, validate each against the skill grammar and the perceived
+  objects, and turn plan frequencies into probabilities.
+
+Both look answers up in the :class:`PlanCache` first.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections import Counter
+from typing import TYPE_CHECKING, Optional, Sequence
+
+import numpy as np
+
+from habitat_llm4teach.teacher.cache import CacheKey, PlanCache
+from habitat_llm4teach.teacher.describe import candidate_skills
+from habitat_llm4teach.teacher.llm import CausalLM
+from habitat_llm4teach.teacher.parse import parse_plan
+from habitat_llm4teach.teacher.scene import scene_from_description
+from habitat_llm4teach.teacher.types import Perception, Plan, PlanDistribution, SkillCall
+
+if TYPE_CHECKING:
+    from habitat_llm4teach.config.structured import TeacherConfig
+
+logger = logging.getLogger(__name__)
+
+PROMPT_VERSION = "minigrid-v5"
+
+SYSTEM_PROMPT = """You plan for an agent in a grid world. You get what the agent sees and holds, its goal, and the skills it can use now. Answer with the skill the agent should do next, written exactly as in the list.
+Facts: the agent holds at most one object. A locked door opens only if the agent holds the key of the same colour; a closed door that is not locked opens without a key. pick up X walks to X and picks it up; open X walks to door X and opens it; explore searches places not seen yet. Balls, boxes and lava are never needed.
+Decide with these rules; the first rule that matches gives the answer:
+1. You hold a key and see a locked door of the same colour: open that door.
+2. You see a closed door that is not locked: open that door.
+3. You hold a key and see the key of the same colour as a seen locked door: drop the key you hold.
+4. You hold nothing and see a key of the same colour as a seen locked door: pick up that key.
+5. You hold nothing, see a key, and see no locked door: pick up that key.
+6. You see the goal square: go to it.
+7. Otherwise: explore."""
+
+# (description, next skill, whole plan), one per rule; the candidate skills shown with each are
+# generated like the query's. No description here is in tests/data/minigrid_plan_labels.jsonl.
+EXAMPLES = (
+    ("Agent sees <purple key>, <purple door (locked)>, holds <green key>. Goal: open the door.",
+     "drop green key", "drop green key, pick up purple key, open purple door"),
+    ("Agent sees <nothing>, holds <nothing>. Goal: get to the blue goal square.",
+     "explore", "explore, go to blue goal"),
+    ("Agent sees <green door (locked)>, <purple box>, holds <nothing>. Goal: open the door.",
+     "explore", "explore, pick up green key, open green door"),
+    ("Agent sees <purple key>, <grey door (locked)>, holds <nothing>. Goal: open the door.",
+     "explore", "explore, pick up grey key, open grey door"),
+    ("Agent sees <red key>, <yellow key>, <yellow door (locked)>, holds <nothing>. Goal: open the door.",
+     "pick up yellow key", "pick up yellow key, open yellow door"),
+    ("Agent sees <yellow key>, <blue ball>, <yellow door (locked)>, holds <nothing>. Goal: open the door.",
+     "pick up yellow key", "pick up yellow key, open yellow door"),
+    ("Agent sees <blue door (closed)>, holds <nothing>. Goal: open the door.",
+     "open blue door", "open blue door"),
+    ("Agent sees <red ball>, holds <yellow key>. Goal: open the door.",
+     "explore", "explore, open yellow door"),
+    ("Agent sees <grey door (locked)>, <red box>, holds <grey key>. Goal: open the door.",
+     "open grey door", "open grey door"),
+)
+
+
+def user_message(description: str, candidates: Sequence[SkillCall], ask: str) -> str:
+    return f"{description}\nSkills: {'; '.join(str(c) for c in candidates)}.\n{ask}"
+
+
+class Planner(ABC):
+    """Cache-first planning; subclasses ask the LLM."""
+
+    mode: str
+    ask: str
+
+    def __init__(self, llm: CausalLM, cache: Optional[PlanCache] = None) -> None:
+        self.llm = llm
+        self.cache = cache if cache is not None else PlanCache()
+        self.static_prefix = llm.render_chat(self._messages_before_query(), add_generation_prompt=False)
+
+    @property
+    @abstractmethod
+    def cache_mode(self) -> str:
+        """The mode with every setting that changes answers, part of the cache key."""
+
+    @abstractmethod
+    def _example_answer(self, example: tuple[str, str, str]) -> str: ...
+
+    @abstractmethod
+    def _query(self, prompt: str, perception: Perception) -> PlanDistribution: ...
+
+    def _messages_before_query(self) -> list[dict]:
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+        for example in EXAMPLES:
+            description = example[0]
+            candidates = candidate_skills(scene_from_description(description))
+            messages.append({"role": "user", "content": user_message(description, candidates, self.ask)})
+            messages.append({"role": "assistant", "content": self._example_answer(example)})
+        return messages
+
+    def prompt(self, description: str, perception: Perception) -> str:
+        query = {"role": "user", "content": user_message(description, candidate_skills(perception), self.ask)}
+        return self.llm.render_chat([*self._messages_before_query(), query])
+
+    def plan(self, description: str, perception: Perception) -> PlanDistribution:
+        key = CacheKey(description, self.llm.name, PROMPT_VERSION, self.cache_mode)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        answer = self._query(self.prompt(description, perception), perception)
+        self.cache.put(key, answer)
+        return answer
+
+
+class ScorePlanner(Planner):
+    mode = "score"
+    ask = "Next skill:"
+
+    def __init__(
+        self, llm: CausalLM, cache: Optional[PlanCache] = None, sharpen_temperature: float = 1.0, length_norm: str = "mean"
+    ) -> None:
+        if sharpen_temperature <= 0:
+            raise ValueError(f"sharpen_temperature must be > 0, got {sharpen_temperature}")
+        if length_norm not in ("mean", "sum"):
+            raise ValueError(f"length_norm must be 'mean' or 'sum', got '{length_norm}'")
+        self.sharpen_temperature = sharpen_temperature
+        self.length_norm = length_norm
+        super().__init__(llm, cache)
+
+    @property
+    def cache_mode(self) -> str:
+        return f"score:{self.length_norm}:T={self.sharpen_temperature:g}"
+
+    def _example_answer(self, example: tuple[str, str, str]) -> str:
+        return example[1]
+
+    def skill_scores(self, prompt: str, candidates: Sequence[SkillCall]) -> np.ndarray:
+        """Length-normalised (or summed) log-likelihood of each candidate as the answer."""
+        scores = self.llm.score(prompt, [str(c) for c in candidates], static_prefix=self.static_prefix)
+        return scores[:, 1] if self.length_norm == "mean" else scores[:, 0]
+
+    def _query(self, prompt: str, perception: Perception) -> PlanDistribution:
+        candidates = candidate_skills(perception)
+        logits = self.skill_scores(prompt, candidates) / self.sharpen_temperature
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        order = np.argsort(-probs, kind="stable")
+        return PlanDistribution(tuple(Plan((candidates[i],), float(probs[i])) for i in order))
+
+
+class SamplePlanner(Planner):
+    mode = "sample"
+    ask = "Plan:"
+
+    def __init__(
+        self, llm: CausalLM, cache: Optional[PlanCache] = None, num_samples: int = 10, temperature: float = 0.7,
+        max_new_tokens: int = 48,
+    ) -> None:
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        self.num_samples = num_samples
+        self.temperature = temperature
+        self.max_new_tokens = max_new_tokens
+        super().__init__(llm, cache)
+
+    @property
+    def cache_mode(self) -> str:
+        return f"sample:n={self.num_samples}:t={self.temperature:g}"
+
+    def _example_answer(self, example: tuple[str, str, str]) -> str:
+        return example[2]
+
+    def _query(self, prompt: str, perception: Perception) -> PlanDistribution:
+        texts = self.llm.sample(prompt, self.num_samples, self.temperature, self.max_new_tokens)
+        counts: Counter[tuple[SkillCall, ...]] = Counter()
+        invalid = 0
+        for text in texts:
+            steps, rejected = parse_plan(text, perception)
+            invalid += rejected
+            if steps:
+                counts[tuple(steps)] += 1
+            else:
+                logger.debug("no valid plan in LLM output %r", text)
+        total = sum(counts.values())
+        plans = tuple(Plan(steps, n / total) for steps, n in counts.most_common())
+        return PlanDistribution(plans, invalid)
+
+
+def build_planner(config: "TeacherConfig") -> Planner:
+    """The planner a :class:`TeacherConfig` describes, with its LLM and plan cache."""
+    if config.mode not in ("score", "sample"):
+        raise ValueError(f"teacher mode must be 'score' or 'sample', got '{config.mode}'")
+    cache = PlanCache(config.cache_path, read_only=config.cache_read_only)
+    llm = CausalLM(config.model, dtype=config.dtype, device=config.device)
+    if config.mode == "score":
+        return ScorePlanner(llm, cache, config.sharpen_temperature, config.length_norm)
+    return SamplePlanner(llm, cache, config.num_samples, config.sample_temperature)

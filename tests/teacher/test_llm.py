@@ -1,0 +1,101 @@
+"""The transformers backend: loading and its errors, chat rendering, batched scoring, sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from habitat_llm4teach.teacher.llm import KNOWN_GGUF_SHA256, CausalLM, ModelLoadError, resolve_model
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tiny_model_dir):
+    return CausalLM(str(tiny_model_dir), dtype="float32")
+
+
+def full_sequence_logprobs(lm: CausalLM, prompt: str, continuation: str) -> list[float]:
+    ids = lm.tokenizer(prompt, add_special_tokens=False).input_ids
+    cont = lm.tokenizer(continuation, add_special_tokens=False).input_ids
+    with torch.inference_mode():
+        logp = torch.log_softmax(lm.model(torch.tensor([ids + cont])).logits[0].float(), -1)
+    return [logp[len(ids) - 1 + j, t].item() for j, t in enumerate(cont)]
+
+
+@pytest.mark.parametrize("use_static_prefix", [True, False])
+def test_batched_scores_match_full_sequence_scoring(tiny_lm, use_static_prefix):
+    system = tiny_lm.render_chat([{"role": "system", "content": "You plan for an agent."}], add_generation_prompt=False)
+    prompt = tiny_lm.render_chat([
+        {"role": "system", "content": "You plan for an agent."},
+        {"role": "user", "content": "Agent sees <yellow key>, holds <nothing>. Goal: open the door."},
+    ])
+    candidates = ["explore", "pick up yellow key", "open yellow door"]
+    scores = tiny_lm.score(prompt, candidates, static_prefix=system if use_static_prefix else "")
+    for (total, mean), candidate in zip(scores, candidates):
+        expected = full_sequence_logprobs(tiny_lm, prompt, candidate)
+        assert total == pytest.approx(sum(expected), abs=1e-3)
+        assert mean == pytest.approx(np.mean(expected), abs=1e-3)
+    # the cached prefix is reused, not corrupted, by a second query
+    again = tiny_lm.score(prompt, candidates, static_prefix=system if use_static_prefix else "")
+    np.testing.assert_allclose(again, scores, atol=1e-4)
+
+
+def test_static_prefix_must_prefix_the_prompt(tiny_lm):
+    with pytest.raises(ValueError, match="prefix"):
+        tiny_lm.score("abc", ["x"], static_prefix="zzz")
+
+
+def test_sample_returns_n_completions(tiny_lm):
+    outs = tiny_lm.sample(tiny_lm.render_chat([{"role": "user", "content": "Plan:"}]), n=3, temperature=1.0, max_new_tokens=5)
+    assert len(outs) == 3 and all(isinstance(o, str) for o in outs)
+
+
+def test_chat_template_used_and_plain_fallback(tiny_lm):
+    messages = [{"role": "user", "content": "hi"}]
+    assert tiny_lm.render_chat(messages) == "<|user|>hi<|end|>\n<|assistant|>"
+    template = tiny_lm.tokenizer.chat_template
+    tiny_lm.tokenizer.chat_template = None
+    try:
+        assert tiny_lm.render_chat(messages) == "user: hi\nassistant: "
+    finally:
+        tiny_lm.tokenizer.chat_template = template
+
+
+def test_loads_offline(tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert CausalLM(str(tiny_model_dir), dtype="bfloat16").model.dtype == torch.bfloat16
+
+
+def test_bad_model_references(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        resolve_model(str(tmp_path / "missing-model"))
+    with pytest.raises(ModelLoadError, match="GGUF file .* does not exist"):
+        resolve_model(str(tmp_path / "missing.gguf"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        resolve_model(str(tmp_path / "empty"))
+    (tmp_path / "noweights").mkdir()
+    (tmp_path / "noweights" / "config.json").write_text("{}")
+    with pytest.raises(ModelLoadError, match="has no weights"):
+        resolve_model(str(tmp_path / "noweights"))
+    with pytest.raises(ModelLoadError, match="neither a local path nor in the local Hugging Face cache"):
+        resolve_model("some-org/some-model-that-is-not-cached")
+    with pytest.raises(ModelLoadError, match="unknown dtype"):
+        CausalLM(str(tmp_path / "noweights"), dtype="int3")
+
+
+def test_gguf_checksum_mismatch_is_named(tmp_path):
+    name = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert name in KNOWN_GGUF_SHA256
+    bad = tmp_path / name
+    bad.write_bytes(b"GGUF" + b"\x00" * 1000)
+    with pytest.raises(ModelLoadError, match=f"{name}' has sha256 .* expected {KNOWN_GGUF_SHA256[name]}"):
+        resolve_model(str(bad))
+
+
+def test_unreadable_gguf_is_a_clear_error(tmp_path):
+    bad = tmp_path / "custom.gguf"
+    bad.write_bytes(b"not a gguf at all")
+    with pytest.raises(ModelLoadError, match="cannot read GGUF"):
+        resolve_model(str(bad))

@@ -1,0 +1,85 @@
+"""Planners on a scripted fake LLM: probabilities, validation of any output, cache first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llm_fakes import FakeLLM
+from habitat_llm4teach.teacher.planner import SamplePlanner, ScorePlanner
+from habitat_llm4teach.teacher.scene import scene_from_description
+from habitat_llm4teach.teacher.types import SkillCall
+
+DESCRIPTION = "Agent sees <yellow key>, <yellow door (locked)>, holds <nothing>. Goal: open the door."
+SCENE = scene_from_description(DESCRIPTION)
+
+
+def test_score_mode_is_a_sharpened_softmax_over_candidates():
+    llm = FakeLLM(scores={"pick up yellow key": -0.2, "explore": -1.0})
+    planner = ScorePlanner(llm, sharpen_temperature=0.5)
+    answer = planner.plan(DESCRIPTION, SCENE)
+    top = answer.plans[0]
+    assert top.steps == (SkillCall("pick up", "yellow key"),)
+    skills = {p.steps[0]: p.prob for p in answer.plans}
+    assert sum(skills.values()) == pytest.approx(1.0)
+    expected = np.exp(-0.2 / 0.5) / np.exp(-1.0 / 0.5)
+    assert skills[SkillCall("pick up", "yellow key")] / skills[SkillCall("explore")] == pytest.approx(expected)
+    assert [p.prob for p in answer.plans] == sorted((p.prob for p in answer.plans), reverse=True)
+    assert answer.source == "llm" and answer.has_guidance
+
+
+def test_score_mode_uses_the_cache_and_keys_on_settings():
+    llm = FakeLLM(scores={"explore": -0.1})
+    planner = ScorePlanner(llm, sharpen_temperature=1.0)
+    planner.plan(DESCRIPTION, SCENE)
+    again = planner.plan(DESCRIPTION, SCENE)
+    assert again.source == "cache" and llm.score_calls == 1
+    sharper = ScorePlanner(llm, cache=planner.cache, sharpen_temperature=0.1)
+    assert sharper.plan(DESCRIPTION, SCENE).source == "llm"  # other temperature, other answer
+
+
+def test_prompt_lists_candidates_and_examples():
+    planner = ScorePlanner(FakeLLM())
+    prompt = planner.prompt(DESCRIPTION, SCENE)
+    assert prompt.startswith(planner.static_prefix)
+    assert DESCRIPTION in prompt and "pick up yellow key" in prompt.split(DESCRIPTION)[1]
+    assert '"' not in prompt.split(DESCRIPTION)[1]  # no quotes around skills
+
+
+@pytest.mark.parametrize("bad_value", [0.0, -1.0])
+def test_bad_sharpen_temperature(bad_value):
+    with pytest.raises(ValueError, match="sharpen_temperature"):
+        ScorePlanner(FakeLLM(), sharpen_temperature=bad_value)
+
+
+def test_sample_mode_turns_plan_frequencies_into_probabilities():
+    samples = ["pick up yellow key, open yellow door"] * 3 + ["explore"]
+    answer = SamplePlanner(FakeLLM(samples=samples), num_samples=8).plan(DESCRIPTION, SCENE)
+    assert answer.plans[0].text == "pick up yellow key, open yellow door"
+    assert answer.plans[0].prob == pytest.approx(0.75)
+    assert answer.plans[1].steps == (SkillCall("explore"),)
+    assert answer.invalid == 0
+
+
+GARBAGE = [
+    "",
+    "   ",
+    "\x00\x01\x02 ###",
+    "pick up the purple unicorn",  # hallucinated object
+    "fly to the moon, teleport",
+    "pick up yel",  # truncated
+    "open yellow door, " * 500,  # over-long
+    "1. pick up yellow key\n2. open yellow door",
+]
+
+
+def test_sample_mode_never_crashes_on_garbage_and_counts_rejections():
+    answer = SamplePlanner(FakeLLM(samples=GARBAGE), num_samples=len(GARBAGE)).plan(DESCRIPTION, SCENE)
+    assert answer.invalid >= 4
+    assert any(p.text == "pick up yellow key, open yellow door" for p in answer.plans)
+    assert sum(p.prob for p in answer.plans) == pytest.approx(1.0)
+
+
+def test_no_valid_plan_means_no_guidance():
+    answer = SamplePlanner(FakeLLM(samples=["", "teleport", "pick up the unicorn"]), num_samples=3).plan(DESCRIPTION, SCENE)
+    assert not answer.has_guidance and answer.plans == () and answer.invalid >= 2
