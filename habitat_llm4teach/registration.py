@@ -1,7 +1,8 @@
 """Imports every module that registers something with habitat-baselines or Hydra.
 
 Registers our structured configs with Hydra's ConfigStore, the paper's MiniGrid
-tasks with gymnasium, and makes habitat-baselines' checkpoint loading work under
+tasks with gymnasium, the llm4teach trainer, updaters and rollout storage with
+habitat-baselines' registry, and makes habitat-baselines' checkpoint loading work under
 torch >= 2.6 (see :mod:`habitat_llm4teach.checkpoints`).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from habitat_llm4teach import checkpoints
 from habitat_llm4teach.config.structured import register_configs
 from habitat_llm4teach.envs.minigrid import tasks  # noqa: F401  (registers the paper tasks)
+from habitat_llm4teach.teacher import policy  # noqa: F401  (registers L4TTeacherPolicy)
 
 
 def register_all() -> None:

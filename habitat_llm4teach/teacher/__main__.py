@@ -16,7 +16,7 @@ import sys
 
 from habitat_llm4teach.config.structured import TeacherConfig
 from habitat_llm4teach.teacher.cache import PlanCacheError
-from habitat_llm4teach.teacher.llm import ModelLoadError
+from habitat_llm4teach.teacher.llm import ModelLoadError, PromptTemplateError
 from habitat_llm4teach.teacher.planner import build_planner
 from habitat_llm4teach.teacher.scene import DescriptionError, scene_from_description
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         perception = scene_from_description(args.text)
         planner = build_planner(TeacherConfig(model=args.model, mode=args.mode, cache_path=args.cache))
         answer = planner.plan(args.text.strip(), perception)
-    except (DescriptionError, ModelLoadError, PlanCacheError) as error:
+    except (DescriptionError, ModelLoadError, PlanCacheError, PromptTemplateError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     planner.cache.save()

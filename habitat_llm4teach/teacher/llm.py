@@ -43,6 +43,10 @@ class ModelLoadError(RuntimeError):
     """A model reference that cannot be loaded; the message names it and the fix."""
 
 
+class PromptTemplateError(ValueError):
+    """A model's chat template that cannot render our prompt."""
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -144,7 +148,10 @@ class CausalLM:
         self.name = Path(ref).name if Path(ref).exists() else ref
         self.device = torch.device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype).to(self.device).eval()
+        # device_map places the weights through accelerate (e.g. "cuda:1" for a dedicated teacher GPU).
+        self.model = AutoModelForCausalLM.from_pretrained(
+            folder, dtype=torch_dtype, device_map={"": str(self.device)}
+        ).eval()
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._prefix: Optional[_PrefixState] = None
@@ -156,9 +163,14 @@ class CausalLM:
     def render_chat(self, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
         """The prompt text for chat ``messages`` (plain "role: content" lines without a template)."""
         if self.has_chat_template:
-            return self.tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
-            )
+            try:
+                return self.tokenizer.apply_chat_template(
+                    list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
+                )
+            except Exception as error:  # jinja raises TemplateError subclasses and others
+                raise PromptTemplateError(
+                    f"the chat template of model '{self.name}' failed to render: {type(error).__name__}: {error}"
+                ) from error
         lines = [f"{m['role']}: {m['content']}" for m in messages]
         return "\n".join(lines) + ("\nassistant: " if add_generation_prompt else "")
 
@@ -179,18 +191,7 @@ class CausalLM:
 
         ``static_prefix`` (a prefix of ``prompt`` shared by many calls) is computed once and reused.
         """
-        if not prompt.startswith(static_prefix):
-            raise ValueError("static_prefix must be a prefix of prompt")
-        if static_prefix:
-            prefix = self._run_prefix(static_prefix)
-            cache, past_len = copy.deepcopy(prefix.cache), prefix.length
-            query_ids = self._encode(prompt[len(static_prefix):])
-        else:
-            cache, past_len, query_ids = None, 0, self._encode(prompt)
-        out = self.model(query_ids, past_key_values=cache, use_cache=True)
-        last_logits = out.logits[:, -1].float()  # [1, V]
-        cache, past_len = out.past_key_values, past_len + query_ids.shape[1]
-
+        cache, past_len, last_logits = self._prefill(prompt, static_prefix)  # last_logits [1, V]
         encoded = [self.tokenizer(c, add_special_tokens=False).input_ids for c in continuations]
         if any(len(e) == 0 for e in encoded):
             raise ValueError("empty continuation")
@@ -213,18 +214,48 @@ class CausalLM:
         return torch.stack([sums, means], 1).cpu().numpy()
 
     @torch.inference_mode()
-    def sample(self, prompt: str, n: int, temperature: float, max_new_tokens: int = 48) -> list[str]:
-        """``n`` sampled completions of ``prompt`` (one batched generate call)."""
-        ids = self._encode(prompt)
-        out = self.model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            do_sample=temperature > 0,
-            temperature=max(temperature, 1e-5),
-            top_p=1.0,
-            top_k=0,
-            num_return_sequences=n,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=self.tokenizer.pad_token_id,
-        )
-        return self.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
+    def _prefill(self, prompt: str, static_prefix: str) -> tuple[object, int, torch.Tensor]:
+        """Run ``prompt`` (reusing the cached ``static_prefix``): (cache, length, last logits [1, V])."""
+        if not prompt.startswith(static_prefix):
+            raise ValueError("static_prefix must be a prefix of prompt")
+        if static_prefix:
+            prefix = self._run_prefix(static_prefix)
+            cache, past_len = copy.deepcopy(prefix.cache), prefix.length
+            query_ids = self._encode(prompt[len(static_prefix):])
+        else:
+            cache, past_len, query_ids = None, 0, self._encode(prompt)
+        out = self.model(query_ids, past_key_values=cache, use_cache=True)
+        return out.past_key_values, past_len + query_ids.shape[1], out.logits[:, -1].float()
+
+    @torch.inference_mode()
+    def sample(
+        self, prompt: str, n: int, temperature: float, max_new_tokens: int = 48, static_prefix: str = ""
+    ) -> list[str]:
+        """``n`` sampled completions of ``prompt``: one prefill, then ``n`` sequences decoded as a batch."""
+        cache, past_len, logits = self._prefill(prompt, static_prefix)
+        cache.batch_repeat_interleave(n)
+        logits = logits.expand(n, -1)
+        stop_ids = torch.tensor(sorted(self._stop_token_ids()), device=self.device)
+        tokens = torch.empty((n, 0), dtype=torch.long, device=self.device)
+        finished = torch.zeros(n, dtype=torch.bool, device=self.device)
+        for _ in range(max_new_tokens):
+            if temperature > 0:
+                next_ids = torch.multinomial(torch.softmax(logits / temperature, -1), 1).squeeze(1)
+            else:
+                next_ids = logits.argmax(-1)
+            next_ids = torch.where(finished, torch.full_like(next_ids, self.tokenizer.pad_token_id), next_ids)
+            tokens = torch.cat([tokens, next_ids[:, None]], 1)
+            finished |= torch.isin(next_ids, stop_ids)
+            if bool(finished.all()):
+                break
+            past_len += 1
+            attention = torch.ones((n, past_len), dtype=torch.long, device=self.device)
+            out = self.model(next_ids[:, None], past_key_values=cache, attention_mask=attention, use_cache=True)
+            cache, logits = out.past_key_values, out.logits[:, -1].float()
+        return self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+
+    def _stop_token_ids(self) -> set[int]:
+        stops = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        generation_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        stops.update(generation_eos if isinstance(generation_eos, list) else [generation_eos])
+        return {t for t in stops if t is not None}

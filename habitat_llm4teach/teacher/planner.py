@@ -177,7 +177,7 @@ class SamplePlanner(Planner):
         return example[2]
 
     def _query(self, prompt: str, perception: Perception) -> PlanDistribution:
-        texts = self.llm.sample(prompt, self.num_samples, self.temperature, self.max_new_tokens)
+        texts = self.llm.sample(prompt, self.num_samples, self.temperature, self.max_new_tokens, self.static_prefix)
         counts: Counter[tuple[SkillCall, ...]] = Counter()
         invalid = 0
         for text in texts:

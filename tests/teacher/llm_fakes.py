@@ -28,6 +28,7 @@ class FakeLLM:
         values = np.array([self.scores.get(c, -5.0) for c in continuations])
         return np.stack([values * 3, values], 1)
 
-    def sample(self, prompt: str, n: int, temperature: float, max_new_tokens: int = 48) -> list[str]:
+    def sample(self, prompt: str, n: int, temperature: float, max_new_tokens: int = 48, static_prefix: str = "") -> list[str]:
+        assert prompt.startswith(static_prefix)
         self.sample_calls += 1
         return (self.samples * n)[:n]

@@ -45,6 +45,17 @@ def test_static_prefix_must_prefix_the_prompt(tiny_lm):
         tiny_lm.score("abc", ["x"], static_prefix="zzz")
 
 
+def test_greedy_sampling_matches_transformers_generate(tiny_lm):
+    system = tiny_lm.render_chat([{"role": "system", "content": "You plan."}], add_generation_prompt=False)
+    prompt = tiny_lm.render_chat([{"role": "system", "content": "You plan."}, {"role": "user", "content": "Plan:"}])
+    ids = tiny_lm.tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
+    with torch.inference_mode():
+        reference = tiny_lm.model.generate(ids, do_sample=False, max_new_tokens=8, pad_token_id=tiny_lm.tokenizer.pad_token_id)
+    expected = tiny_lm.tokenizer.decode(reference[0, ids.shape[1]:], skip_special_tokens=True)
+    for static in (system, ""):
+        assert tiny_lm.sample(prompt, n=2, temperature=0.0, max_new_tokens=8, static_prefix=static) == [expected] * 2
+
+
 def test_sample_returns_n_completions(tiny_lm):
     outs = tiny_lm.sample(tiny_lm.render_chat([{"role": "user", "content": "Plan:"}]), n=3, temperature=1.0, max_new_tokens=5)
     assert len(outs) == 3 and all(isinstance(o, str) for o in outs)
@@ -57,6 +68,18 @@ def test_chat_template_used_and_plain_fallback(tiny_lm):
     tiny_lm.tokenizer.chat_template = None
     try:
         assert tiny_lm.render_chat(messages) == "user: hi\nassistant: "
+    finally:
+        tiny_lm.tokenizer.chat_template = template
+
+
+def test_broken_chat_template_is_named(tiny_lm):
+    from habitat_llm4teach.teacher.llm import PromptTemplateError
+
+    template = tiny_lm.tokenizer.chat_template
+    tiny_lm.tokenizer.chat_template = "{{ raise_exception('no system role') }}{% for m in messages %"
+    try:
+        with pytest.raises(PromptTemplateError, match="chat template of model"):
+            tiny_lm.render_chat([{"role": "user", "content": "hi"}])
     finally:
         tiny_lm.tokenizer.chat_template = template
 
