@@ -12,18 +12,27 @@ CONFIGS = sorted(
 TASKS = {"simpledoorkey": "SimpleDoorKey", "lavadoorkey": "LavaDoorKey", "coloreddoorkey": "ColoredDoorKey", "twodoor": "TwoDoor"}
 
 
-def test_the_four_paper_ppo_configs_exist():
-    assert {f"minigrid/{t}_ppo" for t in TASKS} <= set(CONFIGS)
+# config kind -> (trainer, acting policy)
+KINDS = {"ppo": ("ppo", "PointNavResNetPolicy"), "teacher": ("ppo", "L4TTeacherPolicy"),
+         "llm4teach": ("llm4teach", "PointNavResNetPolicy")}
+
+
+def test_every_task_has_a_ppo_and_a_teacher_config():
+    assert {f"minigrid/{t}_{kind}" for t in TASKS for kind in ("ppo", "teacher")} <= set(CONFIGS)
 
 
 @pytest.mark.parametrize("name", [c for c in CONFIGS if c.startswith("minigrid/")])
 def test_minigrid_config_composes(composed, name):
+    from habitat_baselines.common.baseline_registry import baseline_registry
+
     config = composed(name)
     hb = config.habitat_baselines
-    assert hb.trainer_name == "ppo"
+    task, kind = name.split("/")[1].split("_")
+    trainer, policy = KINDS[kind]
+    assert hb.trainer_name == trainer and baseline_registry.get_trainer(trainer) is not None
     assert hb.vector_env_factory._target_ == "habitat_llm4teach.envs.minigrid.factory.MiniGridVectorEnvFactory"
-    assert hb.vector_env_factory.task == TASKS[name.split("/")[1].split("_")[0]]
-    assert hb.rl.policy.main_agent.name == "PointNavResNetPolicy"
+    assert hb.vector_env_factory.task == TASKS[task]
+    assert hb.rl.policy.main_agent.name == policy and baseline_registry.get_policy(policy) is not None
     assert hb.rl.ddppo.backbone == "resnet18"
     hidden = {s.uuid for s in hb.eval.extra_sim_sensors.values()}
     assert {"minigrid_symbolic", "third_rgb"} <= hidden
