@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, TINY_TRAINING, output_of, run_cli
+from helpers import REPO, TINY_TRAINING, output_of, run_cli
 from habitat_llm4teach.checkpoints import load_checkpoint_file
 from habitat_llm4teach.run import prepare_distributed_env
 

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import REPO, TINY_TRAINING, output_of, run_cli
+from helpers import REPO, TINY_TRAINING, output_of, run_cli
 
 real_sim = subprocess.run(
     [sys.executable, "-S", "-c", "import habitat_sim"], capture_output=True

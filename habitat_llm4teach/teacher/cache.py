@@ -95,6 +95,7 @@ class PlanCache:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             json.dump({"format": FORMAT_VERSION, "entries": entries}, f, indent=1)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the table is meant to be shared and read
         os.replace(tmp, self.path)
 
     def _load(self) -> None:

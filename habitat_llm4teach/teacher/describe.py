@@ -8,7 +8,8 @@ perceptions give equal text, so the plan cache can key on it.
 
 from __future__ import annotations
 
-from habitat_llm4teach.teacher.perception import DOOR, DOOR_CLOSED, DOOR_LOCKED, DOOR_OPEN, GOAL, KEY, KINDS, PICKABLE_KINDS
+from habitat_llm4teach.teacher.perception import DOOR, DOOR_CLOSED, DOOR_LOCKED, DOOR_OPEN, GOAL, KINDS, PICKABLE_KINDS
+from habitat_llm4teach.teacher.skills.open import can_open
 from habitat_llm4teach.teacher.types import DROP, EXPLORE, GO_TO, OPEN, PICK_UP, PerceivedObject, Perception, SkillCall
 
 NOTHING = "nothing"
@@ -47,15 +48,11 @@ def candidate_skills(perception: Perception) -> list[SkillCall]:
     """
     ordered = sorted(perception.objects, key=_order)
     held = perception.holding
-    held_key_color = held.color if held is not None and held.kind == KEY else None
     calls = [SkillCall(EXPLORE)]
     if held is None:
         pickable = [o for o in ordered if o.kind in PICKABLE_KINDS]
         calls += [SkillCall(PICK_UP, name) for name in _unique_names(pickable)]
-    openable = [
-        o for o in ordered
-        if o.kind == DOOR and (o.state == DOOR_CLOSED or (o.state == DOOR_LOCKED and o.color == held_key_color))
-    ]
+    openable = [o for o in ordered if o.kind == DOOR and o.state != DOOR_OPEN and can_open(o, held)]
     calls += [SkillCall(OPEN, name) for name in _unique_names(openable)]
     goals = [o for o in ordered if o.kind == GOAL]
     calls += [SkillCall(GO_TO, name) for name in _unique_names(goals)]

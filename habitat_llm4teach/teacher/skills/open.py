@@ -23,7 +23,8 @@ from habitat_llm4teach.teacher.skills.base import (
 from habitat_llm4teach.teacher.types import PerceivedObject, Perception
 
 
-def _can_open(door: PerceivedObject, held: Optional[PerceivedObject]) -> bool:
+def can_open(door: PerceivedObject, held: Optional[PerceivedObject]) -> bool:
+    """The skill's precondition: a closed door, or a locked one with the key of its colour in hand."""
     return door.state == DOOR_CLOSED or (held is not None and held.kind == KEY and held.color == door.color)
 
 
@@ -32,7 +33,7 @@ class Open(Skill):
         doors = [o for o in objects_named(perception, target) if o.kind == DOOR]
         if any(d.state == DOOR_OPEN for d in doors):
             return SKILL_DONE
-        cells = [d.position for d in doors if _can_open(d, perception.holding)]
+        cells = [d.position for d in doors if can_open(d, perception.holding)]
         actions = plan_to_face(perception, cells)
         if actions is None:
             return SKILL_FAILED

@@ -1,0 +1,117 @@
+"""The teacher as the trainer sees it: a batch of observations -> ``teacher_probs`` and ``teacher_guided``.
+
+Owns the blocking, in-process teacher used during training: for each env it
+decodes the ``minigrid_symbolic`` observation (perception.py), describes it
+(describe.py), asks the planner (planner.py, plan cache first) and turns the
+plans into a distribution over the student's actions (teacher.py). It also
+owns the teacher's statistics for logging (plan-cache hit rate, guided
+fraction). An inference-server client will replace it behind the same
+``guide`` call.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+import torch
+from gym import spaces
+from minigrid.core.actions import Actions
+
+from habitat_llm4teach import keys
+from habitat_llm4teach.errors import ConfigError
+from habitat_llm4teach.teacher.describe import describe
+from habitat_llm4teach.teacher.perception import grid_size_from_symbolic_length, perceive_minigrid
+from habitat_llm4teach.teacher.planner import build_planner
+from habitat_llm4teach.teacher.teacher import teacher_action_distribution
+
+if TYPE_CHECKING:
+    from habitat_llm4teach.teacher.planner import Planner
+
+logger = logging.getLogger(__name__)
+
+# The teacher's skills act with MiniGrid's primitive actions (minigrid.core.actions.Actions).
+TEACHER_ACTION_SPACE = spaces.Discrete(len(Actions))
+
+# Teacher statistics, logged under the module's name.
+PLAN_CACHE_HIT_RATE = "teacher/plan_cache_hit_rate"
+GUIDED_FRAC = "teacher/guided_frac"
+
+
+def check_action_space(env_action_space: spaces.Space) -> None:
+    """Raise unless the env's actions are the teacher's (MiniGrid's ``Actions``, in that order)."""
+    if not isinstance(env_action_space, spaces.Discrete) or env_action_space.n != TEACHER_ACTION_SPACE.n:
+        raise ConfigError(
+            f"the teacher's action space is {TEACHER_ACTION_SPACE} (MiniGrid actions "
+            f"{[a.name for a in Actions]}), but the env's action space is {env_action_space}: "
+            "the llm4teach trainer needs an env whose actions are MiniGrid's"
+        )
+
+
+@dataclass(frozen=True)
+class TeacherGuidance:
+    teacher_probs: torch.Tensor  # [N, A] float32, uniform where not guided
+    teacher_guided: torch.Tensor  # [N, 1] bool, whether some plan gave an action
+
+
+class InprocTeacher:
+    """Blocking in-process teacher: one planner, queried env by env."""
+
+    def __init__(self, planner: "Planner", grid_size: tuple[int, int], mission: str) -> None:
+        self.planner = planner
+        self.grid_size = grid_size
+        self.mission = mission
+        self.num_actions = int(TEACHER_ACTION_SPACE.n)
+        self._steps = 0
+        self._guided_steps = 0
+        self._cache_hits_seen = planner.cache.hits
+        self._cache_misses_seen = planner.cache.misses
+
+    @classmethod
+    def from_config(cls, teacher_config: Any, observation_space: spaces.Dict, action_space: spaces.Space) -> "InprocTeacher":
+        """Check the env against the teacher first (cheap), then load the planner and its LLM."""
+        check_action_space(action_space)
+        if keys.MINIGRID_SYMBOLIC not in observation_space.spaces:
+            raise ConfigError(
+                f"the teacher reads the '{keys.MINIGRID_SYMBOLIC}' observation, which the env does not provide "
+                f"(observations: {sorted(observation_space.spaces)})"
+            )
+        grid_size = grid_size_from_symbolic_length(observation_space[keys.MINIGRID_SYMBOLIC].shape[0])
+        return cls(build_planner(teacher_config), grid_size, teacher_config.mission)
+
+    @property
+    def cache_path(self) -> Optional[str]:
+        path = self.planner.cache.path
+        return None if path is None else str(path.resolve())
+
+    def guide(self, symbolic: torch.Tensor) -> TeacherGuidance:
+        """``symbolic``: [N, S] ``minigrid_symbolic`` observations -> the teacher's guidance for each env."""
+        symbolic_np = symbolic.cpu().numpy()  # [N, S]
+        teacher_probs = np.empty((len(symbolic_np), self.num_actions), dtype=np.float32)  # [N, A]
+        teacher_guided = np.empty((len(symbolic_np), 1), dtype=bool)  # [N, 1]
+        for env_index, flat in enumerate(symbolic_np):
+            perception = perceive_minigrid(flat, *self.grid_size, self.mission)
+            plans = self.planner.plan(describe(perception), perception)
+            output = teacher_action_distribution(plans, perception, self.num_actions)
+            teacher_probs[env_index] = output.probs
+            teacher_guided[env_index, 0] = output.guided
+        self._steps += len(symbolic_np)
+        self._guided_steps += int(teacher_guided.sum())
+        return TeacherGuidance(torch.from_numpy(teacher_probs), torch.from_numpy(teacher_guided))
+
+    def pop_stats(self) -> dict[str, float]:
+        """Plan-cache hit rate and guided fraction since the last call."""
+        hits = self.planner.cache.hits - self._cache_hits_seen
+        misses = self.planner.cache.misses - self._cache_misses_seen
+        stats = {
+            PLAN_CACHE_HIT_RATE: hits / (hits + misses) if hits + misses else float("nan"),
+            GUIDED_FRAC: self._guided_steps / self._steps if self._steps else float("nan"),
+        }
+        self._cache_hits_seen, self._cache_misses_seen = self.planner.cache.hits, self.planner.cache.misses
+        self._steps = self._guided_steps = 0
+        return stats
+
+    def save_cache(self) -> None:
+        self.planner.cache.save()

@@ -1,0 +1,251 @@
+"""``L4TTrainer`` (``habitat_baselines.trainer_name: llm4teach``): habitat's PPOTrainer with a teacher.
+
+Owns the wiring of the teacher and the lambda schedule into habitat-baselines'
+own training loop, which it does not copy. Like habitat's ``ppo``/``ddppo``
+(one class under two names), the same config trains in one process or as
+DD-PPO under torchrun: PPOTrainer detects the world size, and the agent then
+builds ``distrib_updater_name`` (L4TDistillDDPPO) instead of ``updater_name``
+(L4TDistillPPO).
+
+Each rank runs its own blocking in-process teacher (guidance.py); only rank 0
+writes the plan cache file. What each override adds to PPOTrainer (each calls
+habitat's method):
+
+- ``_init_train``: refuses a resume state written by another trainer (before
+  anything is written), checks the updater/storage names, builds the teacher
+  (checking its action space against the env's) and the schedule, and restores
+  the schedule's state on resume.
+- ``_compute_actions_and_step_envs``: after the student acted and the envs
+  started stepping, the teacher describes the same observations; its guidance
+  goes into the storage next to them.
+- ``_update_agent``: feeds the schedule the student's windowed success, sets
+  lambda on the updater, and adds the teacher's statistics to the losses (so
+  DD-PPO averages them over ranks like habitat's own).
+- ``_training_log``: writes the teacher statistics as ``teacher/*`` and a text
+  line for lambda and the distill metrics.
+- ``save_checkpoint``: adds the trainer state to ``extra_state``.
+- ``train``: saves a final checkpoint when training finished.
+
+The trainer state (``TRAINER_STATE_KEY``: schedule state, plan cache path, last
+lambda) goes into checkpoints' ``extra_state`` and, through the updater's
+``get_resume_state`` (the only part of habitat's resume state an extension
+controls), into resume states. Step and update counters are habitat's own
+``requeue_stats``, so lambda = schedule.value(num_updates_done) continues exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any, Optional
+
+from habitat import logger
+from habitat_baselines.common.baseline_registry import baseline_registry
+from habitat_baselines.rl.ddppo import ddp_utils
+from habitat_baselines.rl.ddppo.ddp_utils import EXIT, rank0_only, resume_state_filename
+from habitat_baselines.rl.ppo.ppo_trainer import PPOTrainer
+from habitat_baselines.utils.timing import g_timer
+
+from habitat_llm4teach import keys
+from habitat_llm4teach.checkpoints import CheckpointError
+from habitat_llm4teach.distill.guidance import InprocTeacher
+from habitat_llm4teach.distill.schedules import DistillSchedule, build_schedule
+from habitat_llm4teach.distill.storage import L4TRolloutStorage
+from habitat_llm4teach.distill.updater import (
+    DISTILL_AGREEMENT,
+    DISTILL_GUIDED_FRAC,
+    DISTILL_LAMBDA,
+    DISTILL_LOSS,
+    TRAINER_STATE_KEY,
+    L4TDistillDDPPO,
+    L4TDistillPPO,
+)
+from habitat_llm4teach.errors import ConfigError
+
+TRAINER_NAME = "llm4teach"
+TEACHER_STATS_PREFIX = "teacher/"
+_CHECKPOINT_NAME = re.compile(r"ckpt\.(\d+)\.pth")
+
+
+def check_components(config: Any) -> None:
+    """The updater and storage names must resolve to the distillation classes (clear error otherwise)."""
+    hb = config.habitat_baselines
+    for key, get, base in (
+        ("updater_name", baseline_registry.get_updater, L4TDistillPPO),
+        ("distrib_updater_name", baseline_registry.get_updater, L4TDistillDDPPO),
+        ("rollout_storage_name", baseline_registry.get_storage, L4TRolloutStorage),
+    ):
+        found = get(hb[key])
+        if found is None or not issubclass(found, base):
+            raise ConfigError(
+                f"habitat_baselines.trainer_name={TRAINER_NAME} needs habitat_baselines.{key}={base.__name__} "
+                f"(or a registered subclass), got {hb[key]!r}"
+            )
+
+
+def trainer_state_of(resume_state: Optional[dict], path: str) -> Optional[dict]:
+    """Our state in a habitat resume state, or a clear error if another trainer wrote it."""
+    if resume_state is None:
+        return None
+    state = resume_state.get(TRAINER_STATE_KEY)
+    if not isinstance(state, dict) or state.get("trainer") != TRAINER_NAME:
+        try:
+            writer = resume_state["config"].habitat_baselines.trainer_name
+        except (KeyError, AttributeError):
+            writer = "unknown"
+        raise CheckpointError(
+            f"resume state '{path}' was written by trainer '{writer}', not '{TRAINER_NAME}' (it has no "
+            f"'{TRAINER_STATE_KEY}' state): refusing to resume from it; nothing was changed. Train in a new "
+            f"folder (llm4teach.run_dir=...) or move '{os.path.dirname(path)}' away."
+        )
+    return state
+
+
+def _window_delta(window: Any) -> float:
+    """What PPOTrainer._training_log sums over a window of cumulative episode stats."""
+    return (window[-1] - window[0]).sum().item() if len(window) > 1 else window[0].sum().item()
+
+
+def next_checkpoint_index(folder: str) -> int:
+    indices = [int(m.group(1)) for name in os.listdir(folder) if (m := _CHECKPOINT_NAME.fullmatch(name))]
+    return max(indices, default=-1) + 1
+
+
+@baseline_registry.register_trainer(name=TRAINER_NAME)
+class L4TTrainer(PPOTrainer):
+    _teacher: InprocTeacher
+    _schedule: DistillSchedule
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self._distill_coef: Optional[float] = None  # lambda of the latest update
+        self._prev_time = 0.0  # training time of earlier sessions (resume)
+        self._last_checkpoint_step: Optional[int] = None
+
+    # -- set-up ---------------------------------------------------------------------------------------
+
+    def _init_train(self, resume_state: Optional[dict] = None) -> None:
+        if resume_state is None:
+            resume_state = ddp_utils.load_resume_state(self.config)
+        trainer_state = trainer_state_of(resume_state, resume_state_filename(self.config))
+        check_components(self.config)
+        build_schedule(self.config.llm4teach.distill)  # fail fast on a bad schedule, before envs and the LLM
+
+        super()._init_train(resume_state)  # self.config is the resume state's from here on, if any
+
+        try:
+            self._teacher = InprocTeacher.from_config(
+                self.config.llm4teach.teacher, self._env_spec.observation_space, self._env_spec.action_space
+            )
+        except BaseException:
+            self.envs.close()
+            raise
+        self._schedule = build_schedule(self.config.llm4teach.distill)
+        if trainer_state is not None:
+            self._schedule.load_state_dict(trainer_state["schedule"])
+            self._distill_coef = trainer_state["distill_coef"]
+            self._prev_time = resume_state["requeue_stats"]["prev_time"]
+            if trainer_state["plan_cache_path"] != self._teacher.cache_path:
+                # Only with load_resume_state_config=False: the resume state's config would name the same file.
+                logger.warning(
+                    f"llm4teach: resuming with plan cache {self._teacher.cache_path}; the run so far used "
+                    f"{trainer_state['plan_cache_path']}"
+                )
+        self._agent.updater.trainer_state = self._trainer_state()
+        logger.info(
+            f"llm4teach: {self._schedule.name} distillation schedule, plan cache {self._teacher.cache_path or '(in memory)'}"
+        )
+
+    def _trainer_state(self) -> dict[str, Any]:
+        return {
+            "trainer": TRAINER_NAME,
+            "schedule": self._schedule.state_dict(),
+            "plan_cache_path": self._teacher.cache_path,
+            "distill_coef": self._distill_coef,
+        }
+
+    # -- rollout --------------------------------------------------------------------------------------
+
+    def _compute_actions_and_step_envs(self, buffer_index: int = 0) -> None:
+        super()._compute_actions_and_step_envs(buffer_index)
+        # The envs are stepping now; the teacher reads the observations the student just acted on.
+        num_envs = self.envs.num_envs
+        env_slice = slice(
+            int(buffer_index * num_envs / self._agent.nbuffers),
+            int((buffer_index + 1) * num_envs / self._agent.nbuffers),
+        )
+        rollouts = self._agent.rollouts
+        with g_timer.avg_time("trainer.teacher"):
+            step_batch = rollouts.get_current_step(env_slice, buffer_index)
+            guidance = self._teacher.guide(step_batch["observations"][keys.MINIGRID_SYMBOLIC])  # [n, S]
+        rollouts.insert(
+            teacher_probs=guidance.teacher_probs,  # [n, A]
+            teacher_guided=guidance.teacher_guided,  # [n, 1]
+            buffer_index=buffer_index,
+        )
+
+    # -- update ---------------------------------------------------------------------------------------
+
+    def _windowed_student_success(self) -> Optional[float]:
+        """Success rate over habitat's reward window (same numbers as metrics/success), None before an episode ends."""
+        successes = self.window_episode_stats.get(keys.SUCCESS)
+        counts = self.window_episode_stats.get("count")
+        if not successes or not counts:
+            return None
+        episodes = _window_delta(counts)
+        return _window_delta(successes) / episodes if episodes >= 1 else None
+
+    def _update_agent(self) -> dict[str, float]:
+        student_success = self._windowed_student_success()
+        if student_success is not None:
+            self._schedule.observe(student_success, self.num_updates_done)
+        self._distill_coef = self._schedule.value(self.num_updates_done)
+        self._agent.updater.distill_coef = self._distill_coef
+
+        losses = super()._update_agent()
+
+        losses.update(self._teacher.pop_stats())
+        if rank0_only():
+            self._teacher.save_cache()
+        self._agent.updater.trainer_state = self._trainer_state()
+        return losses
+
+    @rank0_only
+    def _training_log(self, writer: Any, losses: dict[str, float], prev_time: int = 0) -> None:
+        teacher_stats = {k: v for k, v in losses.items() if k.startswith(TEACHER_STATS_PREFIX)}
+        learner_losses = {k: v for k, v in losses.items() if k not in teacher_stats}
+        super()._training_log(writer, learner_losses, prev_time)
+        for name, value in teacher_stats.items():
+            writer.add_scalar(name, value, self.num_steps_done)
+        if self.num_updates_done % self.config.habitat_baselines.log_interval == 0:
+            distill = "  ".join(
+                f"{name}: {losses[name]:.4f}"
+                for name in (DISTILL_LAMBDA, DISTILL_LOSS, DISTILL_AGREEMENT, DISTILL_GUIDED_FRAC)
+                if name in losses
+            )
+            teacher = "  ".join(f"{name}: {value:.3f}" for name, value in teacher_stats.items())
+            logger.info(f"{distill}  {teacher}")
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+
+    @rank0_only
+    def save_checkpoint(self, file_name: str, extra_state: Optional[dict] = None) -> None:
+        super().save_checkpoint(file_name, {**(extra_state or {}), TRAINER_STATE_KEY: self._trainer_state()})
+        self._last_checkpoint_step = self.num_steps_done
+
+    def train(self) -> None:
+        super().train()
+        if EXIT.is_set() or not self.is_done():
+            return  # interrupted: habitat saved a resume state, training is not over
+        self._save_final_checkpoint()
+
+    @rank0_only
+    def _save_final_checkpoint(self) -> None:
+        if self._last_checkpoint_step == self.num_steps_done:
+            return  # habitat's schedule already checkpointed the last update
+        folder = self.config.habitat_baselines.checkpoint_folder
+        self.save_checkpoint(
+            f"ckpt.{next_checkpoint_index(folder)}.pth",
+            dict(step=self.num_steps_done, wall_time=(time.time() - self.t_start) + self._prev_time),
+        )

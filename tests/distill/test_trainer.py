@@ -1,0 +1,357 @@
+"""The llm4teach trainer: its pieces on hand-built inputs, then real few-update trainings through the CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from gym import spaces
+from habitat.config.read_write import read_write
+from habitat_baselines.common.baseline_registry import baseline_registry
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
+from omegaconf import OmegaConf
+
+from helpers import TINY_TRAINING, output_of, run_cli
+from habitat_llm4teach import keys
+from habitat_llm4teach.checkpoints import CheckpointError, load_checkpoint_file
+from habitat_llm4teach.distill.guidance import (
+    GUIDED_FRAC,
+    PLAN_CACHE_HIT_RATE,
+    TEACHER_ACTION_SPACE,
+    InprocTeacher,
+    check_action_space,
+)
+from habitat_llm4teach.distill.schedules import PaperSchedule
+from habitat_llm4teach.distill.trainer import (
+    TRAINER_NAME,
+    L4TTrainer,
+    check_components,
+    next_checkpoint_index,
+    trainer_state_of,
+)
+from habitat_llm4teach.distill.updater import TRAINER_STATE_KEY
+from habitat_llm4teach.envs.minigrid.adapter import symbolic_size
+from habitat_llm4teach.errors import ConfigError
+from habitat_llm4teach.teacher.cache import CacheKey, PlanCache
+from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
+
+CONFIG = "--config-name=minigrid/simpledoorkey_llm4teach"
+TASKS = {"simpledoorkey": "SimpleDoorKey", "lavadoorkey": "LavaDoorKey", "coloreddoorkey": "ColoredDoorKey", "twodoor": "TwoDoor"}
+
+
+# -- pieces, on hand-built inputs ---------------------------------------------------------------------
+
+
+def test_trainer_name_resolves():
+    assert baseline_registry.get_trainer(TRAINER_NAME) is L4TTrainer
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_llm4teach_configs_compose_with_the_distillation_components(composed, task):
+    config = composed(f"minigrid/{task}_llm4teach")
+    hb = config.habitat_baselines
+    assert hb.trainer_name == TRAINER_NAME
+    assert (hb.updater_name, hb.distrib_updater_name, hb.rollout_storage_name) == (
+        "L4TDistillPPO", "L4TDistillDDPPO", "L4TRolloutStorage"
+    )
+    assert hb.vector_env_factory.task == TASKS[task]
+    assert config.llm4teach.run_dir == f"data/runs/minigrid/{task}_llm4teach"
+    assert config.llm4teach.teacher.cache_path == "data/plan_cache/minigrid.json"
+    assert config.llm4teach.distill.schedule == "paper"
+    check_components(config)
+
+
+def test_wrong_updater_or_storage_name_is_a_clear_error(composed):
+    config = composed("minigrid/simpledoorkey_llm4teach", ["habitat_baselines.distrib_updater_name=DDPPO"])
+    with pytest.raises(ConfigError, match="distrib_updater_name=L4TDistillDDPPO.*got 'DDPPO'"):
+        check_components(config)
+    config = composed("minigrid/simpledoorkey_llm4teach", ["habitat_baselines.rollout_storage_name=RolloutStorage"])
+    with pytest.raises(ConfigError, match="rollout_storage_name=L4TRolloutStorage"):
+        check_components(config)
+
+
+def test_action_space_mismatch_names_both_spaces():
+    check_action_space(spaces.Discrete(TEACHER_ACTION_SPACE.n))
+    with pytest.raises(ConfigError, match=r"teacher's action space is Discrete\(7\).*env's action space is Discrete\(3\)"):
+        check_action_space(spaces.Discrete(3))
+    with pytest.raises(ConfigError, match="env's action space is Box"):
+        check_action_space(spaces.Box(-1, 1, (2,)))
+
+
+def test_resume_state_of_another_trainer_is_refused_with_a_clear_error():
+    foreign = {"state_dict": {}, "config": OmegaConf.create({"habitat_baselines": {"trainer_name": "ppo"}})}
+    with pytest.raises(CheckpointError, match="written by trainer 'ppo', not 'llm4teach'.*nothing was changed"):
+        trainer_state_of(foreign, "/run/checkpoints/.habitat-resume-state.pth")
+    ours = {TRAINER_STATE_KEY: {"trainer": TRAINER_NAME, "schedule": {"name": "paper"}}}
+    assert trainer_state_of(ours, "x")["schedule"] == {"name": "paper"}
+    assert trainer_state_of(None, "x") is None
+
+
+def test_next_checkpoint_index_follows_habitats_numbering(tmp_path):
+    assert next_checkpoint_index(tmp_path) == 0
+    for name in ("ckpt.0.pth", "ckpt.3.pth", "latest.pth", ".habitat-resume-state.pth"):
+        (tmp_path / name).touch()
+    assert next_checkpoint_index(tmp_path) == 4
+
+
+def test_windowed_student_success_matches_habitats_window():
+    trainer = object.__new__(L4TTrainer)
+    trainer.window_episode_stats = {}
+    assert trainer._windowed_student_success() is None
+    cumulative = lambda *values: [torch.tensor([[v]]) for v in values]  # noqa: E731
+    trainer.window_episode_stats = {"count": cumulative(2.0, 6.0), keys.SUCCESS: cumulative(1.0, 4.0)}
+    assert trainer._windowed_student_success() == pytest.approx(3 / 4)
+    trainer.window_episode_stats = {"count": cumulative(2.0, 2.0), keys.SUCCESS: cumulative(1.0, 1.0)}
+    assert trainer._windowed_student_success() is None  # no episode ended in the window
+
+
+def _symbolic_scene() -> np.ndarray:
+    """A 5x5 room: walls around, a yellow key and a locked yellow door; the agent at (1, 1) facing east."""
+    width = height = 5
+    grid = np.zeros((width, height, 3), dtype=np.uint8)
+    grid[:, :, 0] = OBJECT_TO_IDX["empty"]
+    grid[[0, -1], :, 0] = grid[:, [0, -1], 0] = OBJECT_TO_IDX["wall"]
+    grid[3, 1] = (OBJECT_TO_IDX["key"], COLOR_TO_IDX["yellow"], 0)
+    grid[4, 2] = (OBJECT_TO_IDX["door"], COLOR_TO_IDX["yellow"], STATE_TO_IDX["locked"])
+    agent = np.array([1, 1, 0, 0, 0, 0], dtype=np.uint8)
+    flat = np.concatenate([grid.reshape(-1), agent])
+    assert flat.shape == (symbolic_size(width, height),)
+    return flat
+
+
+class ScriptedPlanner:
+    """Stands in for the LLM planner: one fixed answer, looked up in a real PlanCache first."""
+
+    def __init__(self, answer: PlanDistribution) -> None:
+        self.answer = answer
+        self.cache = PlanCache()
+
+    def plan(self, description: str, perception) -> PlanDistribution:
+        key = CacheKey(description, "scripted", "v1", "score")
+        found = self.cache.get(key)
+        if found is None:
+            self.cache.put(key, self.answer)
+            found = self.answer
+        return found
+
+
+def test_inproc_teacher_turns_observations_into_teacher_probs_and_stats():
+    pick_up_key = PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),))
+    teacher = InprocTeacher(ScriptedPlanner(pick_up_key), (5, 5), "open the door")
+    symbolic = torch.from_numpy(np.stack([_symbolic_scene()] * 3))  # [N, S]
+    guidance = teacher.guide(symbolic)
+    assert guidance.teacher_probs.shape == (3, TEACHER_ACTION_SPACE.n) and guidance.teacher_probs.dtype == torch.float32
+    assert guidance.teacher_guided.shape == (3, 1) and guidance.teacher_guided.all()
+    assert torch.allclose(guidance.teacher_probs.sum(-1), torch.ones(3))
+    assert guidance.teacher_probs.max() == 1.0  # one plan: a one-hot next action
+    stats = teacher.pop_stats()
+    assert stats == {PLAN_CACHE_HIT_RATE: pytest.approx(2 / 3), GUIDED_FRAC: 1.0}
+
+    silent = InprocTeacher(ScriptedPlanner(PlanDistribution(())), (5, 5), "open the door")
+    guidance = silent.guide(symbolic)
+    assert not guidance.teacher_guided.any()
+    assert torch.allclose(guidance.teacher_probs, torch.full((3, 7), 1 / 7))
+    assert silent.pop_stats()[GUIDED_FRAC] == 0.0
+
+
+def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
+    """PPOTrainer's own _compute_actions_and_step_envs on a tiny policy and recording envs, plus our teacher."""
+    from distill_fakes import STATE, tiny_policy
+
+    from habitat_llm4teach.distill.storage import TEACHER_GUIDED, TEACHER_PROBS, L4TRolloutStorage
+
+    num_envs, num_steps = 2, 3
+    obs_space = spaces.Dict({
+        STATE: spaces.Box(-np.inf, np.inf, (4,), np.float32),
+        keys.MINIGRID_SYMBOLIC: spaces.Box(0, 255, (symbolic_size(5, 5),), np.uint8),
+    })
+    policy = tiny_policy()
+    storage = L4TRolloutStorage(num_steps, num_envs, obs_space, spaces.Discrete(7), policy)
+    guided_scene = torch.from_numpy(_symbolic_scene())
+    empty_scene = torch.zeros_like(guided_scene)  # nothing perceived: the scripted planner has no plan for it
+
+    class Envs:
+        num_envs = 2
+
+        def __init__(self):
+            self.stepped = []
+
+        def async_step_at(self, index, action):
+            self.stepped.append(index)
+
+    class Planner(ScriptedPlanner):
+        def plan(self, description, perception):
+            return super().plan(description, perception) if perception.objects else PlanDistribution(())
+
+    trainer = object.__new__(L4TTrainer)
+    trainer.envs = Envs()
+    trainer._agent = SimpleNamespace(nbuffers=1, rollouts=storage, actor_critic=policy)
+    trainer._env_spec = SimpleNamespace(action_space=spaces.Discrete(7))
+    trainer._teacher = InprocTeacher(
+        Planner(PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),))), (5, 5), "open the door"
+    )
+    for step in range(num_steps):
+        # step t: env 0 sees the key scene on even steps, env 1 on odd steps
+        symbolic = torch.stack([guided_scene, empty_scene] if step % 2 == 0 else [empty_scene, guided_scene])
+        storage.buffers["observations"][keys.MINIGRID_SYMBOLIC][step] = symbolic
+        trainer._compute_actions_and_step_envs()
+        storage.advance_rollout()
+    assert trainer.envs.stepped == [0, 1] * num_steps
+    teacher_guided = storage.buffers[TEACHER_GUIDED][:num_steps, :, 0]  # [T, N]
+    assert teacher_guided.tolist() == [[True, False], [False, True], [True, False]]
+    teacher_probs = storage.buffers[TEACHER_PROBS][:num_steps]  # [T, N, A]
+    assert torch.all(teacher_probs[~teacher_guided] == 1 / 7)
+    assert torch.all(teacher_probs[teacher_guided].max(-1).values == 1.0)
+
+
+def test_inproc_teacher_checks_the_env_before_loading_any_model():
+    obs_space = spaces.Dict({keys.RGB: spaces.Box(0, 255, (8, 8, 3), np.uint8)})
+    config = SimpleNamespace(model="/nonexistent/model", mission="open the door")
+    with pytest.raises(ConfigError, match="env's action space is Discrete\\(4\\)"):
+        InprocTeacher.from_config(config, obs_space, spaces.Discrete(4))
+    with pytest.raises(ConfigError, match="'minigrid_symbolic' observation"):
+        InprocTeacher.from_config(config, obs_space, spaces.Discrete(7))
+
+
+# -- real trainings through the CLI (a few updates of 2 envs x 16 steps) -------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher_model(tiny_model_dir):
+    return tiny_model_dir
+
+
+def _args(run_dir, model_dir, *extra):
+    return [
+        CONFIG, f"llm4teach.run_dir={run_dir}", f"llm4teach.teacher.model={model_dir}", "llm4teach.teacher.dtype=float32",
+        f"llm4teach.teacher.cache_path={run_dir / 'plans.json'}", "habitat_baselines.eval.video_option=[]",
+        *TINY_TRAINING, *extra,
+    ]
+
+
+def _scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    found: dict[str, list[tuple[int, float]]] = {}
+    for events in sorted((run_dir / "tb").glob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        for tag in accumulator.Tags()["scalars"]:
+            found.setdefault(tag, []).extend((e.step, e.value) for e in accumulator.Scalars(tag))
+    return found
+
+
+def _logged_updates(log_text: str) -> list[tuple[int, float]]:
+    """(update, lambda) from train.log: habitat's "update: N" line, then our distill line."""
+    updates = [int(u) for u in re.findall(r"update: (\d+)\t", log_text)]
+    lambdas = [float(v) for v in re.findall(r"distill/lambda: ([0-9.]+)", log_text)]
+    assert len(updates) == len(lambdas)
+    return list(zip(updates, lambdas))
+
+
+@pytest.fixture(scope="module")
+def distilled_run(tmp_path_factory, tiny_teacher_model):
+    """3 updates (96 env steps), lambda switched off from update 2, one scheduled checkpoint, resume state each update."""
+    run_dir = tmp_path_factory.mktemp("llm4teach_run")
+    args = _args(
+        run_dir, tiny_teacher_model, "habitat_baselines.total_num_steps=96", "habitat_baselines.num_checkpoints=1",
+        "llm4teach.distill.off_after=2", "habitat_baselines.rl.preemption.save_resume_state_interval=1",
+    )
+    result = run_cli(args, timeout=600)
+    assert result.returncode == 0, output_of(result)[-4000:]
+    return run_dir, args, output_of(result)
+
+
+def test_training_logs_distill_and_teacher_metrics_and_lambda_follows_the_schedule(distilled_run):
+    run_dir, _, _ = distilled_run
+    scalars = _scalars(run_dir)
+    for tag in ("learner/distill/lambda", "learner/distill/loss", "learner/distill/agreement",
+                "learner/distill/guided_frac", PLAN_CACHE_HIT_RATE, GUIDED_FRAC):
+        assert tag in scalars, sorted(scalars)
+    schedule = PaperSchedule(off_after=2)
+    assert [step for step, _ in scalars["learner/distill/lambda"]] == [32, 64, 96]
+    assert [value for _, value in scalars["learner/distill/lambda"]] == pytest.approx([schedule.value(n) for n in range(3)])
+    assert all(0 <= v <= 1 for _, v in scalars[GUIDED_FRAC])
+    assert any(v > 0 for _, v in scalars["learner/distill/guided_frac"])
+    assert any(v > 0 for _, v in scalars[PLAN_CACHE_HIT_RATE])  # repeated descriptions hit the cache
+    assert _logged_updates((run_dir / "train.log").read_text()) == [(1, 10.0), (2, 9.995), (3, 0.0)]
+    assert (run_dir / "plans.json").is_file()
+
+
+def test_checkpoints_hold_the_schedule_state_and_a_final_checkpoint_is_saved(distilled_run):
+    run_dir, _, _ = distilled_run
+    folder = run_dir / "checkpoints"
+    assert sorted(p.name for p in folder.glob("ckpt.*.pth")) == ["ckpt.0.pth", "ckpt.1.pth"]  # scheduled + final
+    final = load_checkpoint_file(folder / "ckpt.1.pth")
+    assert final["extra_state"]["step"] == 96
+    state = final["extra_state"][TRAINER_STATE_KEY]
+    assert state["trainer"] == TRAINER_NAME
+    assert state["schedule"] == {"name": "paper"}
+    assert state["distill_coef"] == 0.0
+    assert state["plan_cache_path"] == str((run_dir / "plans.json").resolve())
+    assert load_checkpoint_file(folder / "latest.pth")["extra_state"]["step"] == 96
+    resume = load_checkpoint_file(folder / ".habitat-resume-state.pth")
+    assert resume["requeue_stats"]["num_updates_done"] == 2
+    assert resume[TRAINER_STATE_KEY]["schedule"] == {"name": "paper"}
+
+
+def test_resume_continues_lambda_and_the_step_count(distilled_run):
+    run_dir, args, _ = distilled_run
+    before = (run_dir / "train.log").read_text()
+    result = run_cli(args, timeout=600)  # the resume state was saved before update 3: it is redone
+    out = output_of(result)
+    assert result.returncode == 0, out[-4000:]
+    assert "Loading resume state" in out
+    resumed = (run_dir / "train.log").read_text()[len(before):]
+    assert _logged_updates(resumed) == [(3, 0.0)]  # update 3 with lambda(2) = 0, not a restart at lambda 10
+    assert "Num frames 96" in resumed  # 64 steps restored + 32 new
+
+
+def test_the_distilled_student_evaluates_like_any_habitat_checkpoint(distilled_run):
+    run_dir, _, _ = distilled_run
+    result = run_cli(
+        [CONFIG, f"llm4teach.run_dir={run_dir}", "habitat_baselines.evaluate=True", "habitat_baselines.test_episode_count=1",
+         "habitat_baselines.num_environments=1", "habitat_baselines.eval.video_option=[]"],
+        timeout=300,
+    )
+    out = output_of(result)
+    assert result.returncode == 0, out[-4000:]
+    assert "Average episode success" in out
+
+
+def test_a_resume_state_from_another_trainer_is_refused_and_nothing_is_overwritten(distilled_run, tmp_path):
+    source_dir, _, _ = distilled_run
+    foreign = load_checkpoint_file(source_dir / "checkpoints" / ".habitat-resume-state.pth")
+    del foreign[TRAINER_STATE_KEY]
+    with read_write(foreign["config"]):
+        foreign["config"].habitat_baselines.trainer_name = "ppo"
+    (tmp_path / "checkpoints").mkdir()
+    resume_path = tmp_path / "checkpoints" / ".habitat-resume-state.pth"
+    torch.save(foreign, resume_path)
+    before = resume_path.read_bytes()
+
+    result = run_cli(_args(tmp_path, "/nonexistent/model", "habitat_baselines.total_num_steps=96"), timeout=300)
+    out = output_of(result)
+    assert result.returncode != 0
+    assert "written by trainer 'ppo', not 'llm4teach'" in out
+    assert resume_path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == [".habitat-resume-state.pth"]
+    assert not list((tmp_path / "tb").glob("events.*"))
+    assert not (tmp_path / "train.log").exists()
+
+
+def test_same_config_trains_as_dd_ppo_under_torchrun(tmp_path, tiny_teacher_model):
+    result = run_cli(_args(tmp_path, tiny_teacher_model, "habitat_baselines.total_num_steps=128"), timeout=600, torchrun_procs=2)
+    out = output_of(result)
+    assert result.returncode == 0, out[-4000:]
+    assert "Initialized DD-PPO with 2 workers" in out
+    # DD-PPO may cut a straggler's rollout short (sync_frac), so step counts are not exact multiples.
+    lambdas = _scalars(tmp_path)["learner/distill/lambda"]
+    assert [v for _, v in lambdas] == pytest.approx([10.0, 9.995])
+    state = load_checkpoint_file(tmp_path / "checkpoints" / "latest.pth")["extra_state"]
+    assert state["step"] == lambdas[-1][0] >= 128
+    assert state[TRAINER_STATE_KEY]["schedule"] == {"name": "paper"}
