@@ -7,7 +7,7 @@ DD-PPO under torchrun: PPOTrainer detects the world size, and the agent then
 builds ``distrib_updater_name`` (L4TDistillDDPPO) instead of ``updater_name``
 (L4TDistillPPO).
 
-Each rank runs its own blocking in-process teacher (guidance.py); only rank 0
+Each rank runs its own blocking in-process teacher (teacher/guidance.py); only rank 0
 writes the plan cache file. What each override adds to PPOTrainer (each calls
 habitat's method):
 
@@ -49,7 +49,7 @@ from habitat_baselines.utils.timing import g_timer
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.checkpoints import CheckpointError
-from habitat_llm4teach.distill.guidance import InprocTeacher
+from habitat_llm4teach.teacher.guidance import InprocTeacher
 from habitat_llm4teach.distill.schedules import DistillSchedule, build_schedule
 from habitat_llm4teach.distill.storage import L4TRolloutStorage
 from habitat_llm4teach.distill.updater import (

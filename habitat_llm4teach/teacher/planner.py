@@ -76,13 +76,14 @@ def user_message(description: str, candidates: Sequence[SkillCall], ask: str) ->
 class Planner(ABC):
     """Cache-first planning; subclasses ask the LLM."""
 
-    mode: str
     ask: str
 
     def __init__(self, llm: CausalLM, cache: Optional[PlanCache] = None) -> None:
         self.llm = llm
         self.cache = cache if cache is not None else PlanCache()
-        self.static_prefix = llm.render_chat(self._messages_before_query(), add_generation_prompt=False)
+        # System prompt and examples: fixed, so built and rendered once.
+        self._messages_before_query = self._build_messages_before_query()
+        self.static_prefix = llm.render_chat(self._messages_before_query, add_generation_prompt=False)
 
     @property
     @abstractmethod
@@ -95,7 +96,7 @@ class Planner(ABC):
     @abstractmethod
     def _query(self, prompt: str, perception: Perception) -> PlanDistribution: ...
 
-    def _messages_before_query(self) -> list[dict]:
+    def _build_messages_before_query(self) -> list[dict]:
         messages = [{"role": "system", "content": SYSTEM_PROMPT}]
         for example in EXAMPLES:
             description = example[0]
@@ -106,7 +107,7 @@ class Planner(ABC):
 
     def prompt(self, description: str, perception: Perception) -> str:
         query = {"role": "user", "content": user_message(description, candidate_skills(perception), self.ask)}
-        return self.llm.render_chat([*self._messages_before_query(), query])
+        return self.llm.render_chat([*self._messages_before_query, query])
 
     def plan(self, description: str, perception: Perception) -> PlanDistribution:
         key = CacheKey(description, self.llm.name, PROMPT_VERSION, self.cache_mode)
@@ -119,7 +120,6 @@ class Planner(ABC):
 
 
 class ScorePlanner(Planner):
-    mode = "score"
     ask = "Next skill:"
 
     def __init__(
@@ -155,7 +155,6 @@ class ScorePlanner(Planner):
 
 
 class SamplePlanner(Planner):
-    mode = "sample"
     ask = "Plan:"
 
     def __init__(

@@ -13,9 +13,9 @@ from typing import Optional
 
 import numpy as np
 
+from habitat_llm4teach.teacher.perception import KINDS
 from habitat_llm4teach.teacher.types import PerceivedObject, Perception
 
-_KINDS = ("key", "door", "ball", "box", "goal", "lava")
 _DESCRIPTION = re.compile(r"Agent sees (?P<sees>.*?), holds <(?P<holds>[^>]*)>\.\s*(?:Goal: (?P<goal>.*?)\.?\s*)?$")
 _OBJECT = re.compile(r"^(?P<name>[a-z ]+?)(?: \((?P<state>open|closed|locked)\))?$")
 
@@ -26,8 +26,8 @@ class DescriptionError(ValueError):
 
 def _object(text: str) -> PerceivedObject:
     match = _OBJECT.match(text.strip().lower())
-    if match is None or match["name"].split()[-1] not in _KINDS:
-        raise DescriptionError(f"cannot read object <{text}>; expected '<colour kind>' with kind in {_KINDS}")
+    if match is None or match["name"].split()[-1] not in KINDS:
+        raise DescriptionError(f"cannot read object <{text}>; expected '<colour kind>' with kind in {KINDS}")
     *color, kind = match["name"].split()
     return PerceivedObject(kind, " ".join(color), (0, 0), match["state"])
 

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from helpers import TINY_TRAINING, output_of, run_cli
 from habitat_llm4teach import keys
 from habitat_llm4teach.checkpoints import CheckpointError, load_checkpoint_file
-from habitat_llm4teach.distill.guidance import (
+from habitat_llm4teach.teacher.guidance import (
     GUIDED_FRAC,
     PLAN_CACHE_HIT_RATE,
     TEACHER_ACTION_SPACE,
