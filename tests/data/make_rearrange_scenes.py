@@ -80,7 +80,7 @@ def scene(task: str) -> dict:
         {"handle": "024_bowl_:0000", "position": [0.25, 0.8, -1.3], "radius": 0.08},
         {"handle": "003_cracker_box_:0000", "position": [-1.3, 0.1, -2.8], "radius": 0.1},  # behind the wall
         {"handle": "025_mug_:0000", "position": [2.0, 0.8, 1.0], "radius": 0.05},  # behind the robot
-        {"handle": ":0000", "position": [0.8, 0.05, -0.9], "radius": 0.05},  # no readable name
+        {"handle": ":0000", "position": [0.9, 0.05, -1.2], "radius": 0.05},  # no readable name
     ]
     receptacles = [{"handle": "frl_apartment_table_01_:0000", "position": [-0.1, 0.375, -1.3], "radius": 0.6}]
     counter = {"handle": "kitchen_counter_:0000", "position": [1.3, 0.45, -1.7], "radius": 0.7}

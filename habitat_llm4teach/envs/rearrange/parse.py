@@ -72,8 +72,8 @@ def parse_plan(text: str, perception: RearrangePerception) -> tuple[list[SkillCa
     names = {" ".join(_words(c.target)): c.target for c in candidate_skills(perception) if c.target is not None}
     steps, rejected = [], 0
     for fragment in _STEPS.split(text[:MAX_CHARS]):
-        if not _WORD.search(fragment.lower()):
-            continue
+        if not re.search("[a-z]", fragment.lower()):
+            continue  # list numbers and punctuation
         call = _step(fragment, allowed)
         if call is None:
             rejected += 1
