@@ -106,6 +106,11 @@ def test_scene_vector_round_trip():
     assert [o.name for o in perceive(decoded).objects] == [o.name for o in perceive(scene).objects]
     with pytest.raises(SceneError, match="shape"):
         decode_scene(vector[:-1], scene.depth, scene.obs)
+    normalized = encode_scene(scene.task, scene.camera_pose, scene.hfov_deg, 10.0, [], target, False, None,
+                              min_depth=0.0, normalized_depth=True)
+    pick = decode_scene(normalized, (scene.depth / 10.0)[..., None], scene.obs)  # habitat's (H, W, 1) in [0, 1]
+    np.testing.assert_allclose(pick.depth, scene.depth)
+    assert pick.held_handle is None and [o.handle for o in pick.objects] == [scene.target_handle]
 
 
 @pytest.mark.parametrize("change,message", [

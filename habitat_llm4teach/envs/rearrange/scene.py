@@ -127,7 +127,7 @@ def load_scene(path: str | Path) -> RearrangeScene:
 
 MAX_OBJECTS = 16  # object/receptacle slots; the adapter keeps the nearest ones
 HANDLE_CHARS = 64  # handles are cut to this many characters
-_HEADER = ("task", "hfov_deg", "max_depth", "target_slot", "held_slot", "has_goal")
+_HEADER = ("task", "hfov_deg", "min_depth", "max_depth", "normalized_depth", "held", "has_goal")
 _SLOT = 1 + 1 + 3 + 1 + HANDLE_CHARS  # valid, is_receptacle, position, radius, handle characters
 _POSE = 16
 SCENE_VECTOR_SIZE = len(_HEADER) + _POSE + _SLOT * (MAX_OBJECTS + 2)  # + target/held slot, goal slot
@@ -161,23 +161,35 @@ def _decode_slot(slot: np.ndarray) -> Optional[SceneObject]:
 
 def encode_scene(
     task: str, camera_pose: np.ndarray, hfov_deg: float, max_depth: float, objects: list[SceneObject],
-    target: SceneObject, held: bool, goal: Optional[SceneObject],
+    target: SceneObject, held: bool, goal: Optional[SceneObject], min_depth: float = 0.0, normalized_depth: bool = False,
 ) -> np.ndarray:
-    """The flat ``l4t_scene`` observation [SCENE_VECTOR_SIZE]; objects beyond MAX_OBJECTS are dropped (farthest first is the caller's order)."""
+    """The flat ``l4t_scene`` observation [SCENE_VECTOR_SIZE].
+
+    ``objects`` beyond MAX_OBJECTS are dropped (pass them nearest first). ``min_depth``,
+    ``max_depth`` and ``normalized_depth`` describe the head depth sensor, so the decoder
+    can turn its observation back into metres.
+    """
     if task not in TASKS:
         raise SceneError(f"task must be one of {TASKS}, got {task!r}")
-    header = np.array([TASKS.index(task), hfov_deg, max_depth, 0, float(held), float(goal is not None)], dtype=np.float32)
+    header = np.array(
+        [TASKS.index(task), hfov_deg, min_depth, max_depth, float(normalized_depth), float(held), float(goal is not None)],
+        dtype=np.float32,
+    )
     slots = [_encode_slot(target), _encode_slot(goal)] + [_encode_slot(o) for o in objects[:MAX_OBJECTS]]
     slots += [_encode_slot(None)] * (MAX_OBJECTS + 2 - len(slots))
     return np.concatenate([header, np.asarray(camera_pose, dtype=np.float32).reshape(-1), *slots])
 
 
 def decode_scene(vector: np.ndarray, depth: np.ndarray, obs: TaskObservations) -> RearrangeScene:
-    """Inverse of :func:`encode_scene`, with the step's depth image (metres, (H, W)) and task observations."""
+    """Inverse of :func:`encode_scene`, with the step's head depth observation ((H, W) or (H, W, 1)) and task observations."""
     vector = np.asarray(vector, dtype=np.float32)
     if vector.shape != (SCENE_VECTOR_SIZE,):
         raise SceneError(f"l4t_scene has shape {vector.shape}, expected ({SCENE_VECTOR_SIZE},)")
-    task_index, hfov, max_depth, _, held, has_goal = vector[: len(_HEADER)]
+    task_index, hfov, min_depth, max_depth, normalized, held, has_goal = vector[: len(_HEADER)]
+    depth = np.asarray(depth, dtype=np.float64)
+    depth = depth[..., 0] if depth.ndim == 3 else depth
+    if normalized > 0.5:  # habitat's depth sensors scale [min_depth, max_depth] to [0, 1] by default
+        depth = min_depth + depth * (max_depth - min_depth)
     pose = vector[len(_HEADER) : len(_HEADER) + _POSE].reshape(4, 4).astype(np.float64)
     slots = vector[len(_HEADER) + _POSE :].reshape(MAX_OBJECTS + 2, _SLOT)
     target = _decode_slot(slots[0])
@@ -189,6 +201,6 @@ def decode_scene(vector: np.ndarray, depth: np.ndarray, obs: TaskObservations) -
     if held_handle is None and all(o.handle != target.handle for o in objects):
         objects = (target, *objects)
     return RearrangeScene(
-        TASKS[int(round(float(task_index)))], pose, float(hfov), np.asarray(depth, dtype=np.float64), objects,
+        TASKS[int(round(float(task_index)))], pose, float(hfov), depth, objects,
         target.handle, held_handle, goal, obs, float(max_depth),
     )
