@@ -82,6 +82,8 @@ class TeacherConfig:
     mission: str = "open the door"
     # Teacher acting on its own (teacher-only evaluation): argmax of its action distribution.
     greedy: bool = True
+    # Habitat pick/place evaluation: write the teacher's current skill onto the student's video frames.
+    plan_overlay: bool = False
 
 
 @dataclass

@@ -92,3 +92,22 @@ def test_readiness_check_names_the_install_and_download_commands(composed, tmp_p
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="missing rearrangement data.*episodes.*download_rearrange_data.sh"):
         check_rearrange_ready(config, sim_installed=True)
+
+
+def test_plan_overlay_writes_the_teachers_skill_into_policy_info(composed, tiny_model_dir):
+    from habitat_llm4teach.envs.rearrange.policy import L4TResNetPolicy
+
+    obs = _observations(2)
+    config = composed("rearrange/pick_llm4teach", [
+        "llm4teach.teacher.plan_overlay=true", f"llm4teach.teacher.model={tiny_model_dir}", "llm4teach.teacher.dtype=float32",
+        "habitat_baselines.rl.ppo.hidden_size=32", "habitat_baselines.rl.ddppo.num_recurrent_layers=1",
+    ])
+    action_space = spaces.Box(-1, 1, (ACTION_DIM,), np.float32)
+    policy = L4TResNetPolicy.from_config(config, _spaces(obs), action_space)
+    hidden = torch.zeros(2, *policy.hidden_state_shape)
+    action_data = policy.act(obs, hidden, torch.zeros(2, ACTION_DIM), torch.zeros(2, 1, dtype=torch.bool))
+    assert action_data.actions.shape == (2, ACTION_DIM)
+    skills = [info["teacher_skill"] for info in action_data.policy_info]
+    assert len(skills) == 2 and all(isinstance(s, str) and s for s in skills)
+    plain = L4TResNetPolicy.from_config(composed("rearrange/pick_llm4teach"), _spaces(obs), action_space)
+    assert plain.overlay_teacher is None

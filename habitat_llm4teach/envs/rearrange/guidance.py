@@ -47,6 +47,8 @@ class RearrangeInprocTeacher:
         self.max_plans = max_plans
         self._steps = self._guided_steps = 0
         self._cache_hits_seen, self._cache_misses_seen = planner.cache.hits, planner.cache.misses
+        # Per env of the latest batch: the current skill of the most probable plan ("" unguided), for video overlays.
+        self.last_skills: list[str] = []
 
     @staticmethod
     def check_env(observation_space: spaces.Dict, action_space: spaces.Space) -> None:
@@ -81,6 +83,7 @@ class RearrangeInprocTeacher:
         actions = np.zeros((n, self.max_plans, ACTION_DIM), dtype=np.float32)  # [n, K, A]
         weights = np.zeros((n, self.max_plans), dtype=np.float32)  # [n, K]
         guided = np.zeros((n, 1), dtype=bool)  # [n, 1]
+        self.last_skills = []
         for i in range(n):
             obs = TaskObservations(
                 batch[target_key][i][:3], batch[keys.JOINT][i], bool(batch[keys.IS_HOLDING][i][0] > 0.5),
@@ -90,6 +93,7 @@ class RearrangeInprocTeacher:
             plans = self.planner.plan(describe(perception), perception)
             output = teacher_actions(plans, perception, self.max_plans)
             actions[i], weights[i], guided[i, 0] = output.actions, output.weights, output.guided
+            self.last_skills.append(output.skill)
         self._steps += n
         self._guided_steps += int(guided.sum())
         return {
