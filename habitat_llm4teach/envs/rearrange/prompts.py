@@ -19,7 +19,7 @@ from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, See
 from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
 from habitat_llm4teach.teacher.planner import PromptSet
 
-PROMPT_VERSION = "rearrange-v1"
+PROMPT_VERSION = "rearrange-v2"
 
 SYSTEM_PROMPT = """You plan for a mobile robot with one arm in a house. You get what its head camera sees (with distance and direction), what it holds, its task, and the skills it can use now. Answer with the skill the robot should do next, written exactly as in the list.
 Facts: the robot holds at most one object. pick X works only when X is within reach; place X on Y works only when Y is within reach; navigate to X drives until X is within reach; look around turns in place to find things not in view.
@@ -43,17 +43,17 @@ def _perception(task: str, objects: tuple[SeenObject, ...], target: str, holding
     return RearrangePerception(task, objects, held, goal, target, _REST)
 
 
-_hidden_counter = SeenObject("kitchen counter", "kitchen counter", True, 3.4, math.radians(150), False, 0.4)
+_hidden_shelf = SeenObject("shelf", "shelf", True, 3.4, math.radians(150), False, 0.4)
 # (perception, next skill, whole plan), one per rule and a decoy or two.
 _EXAMPLES = (
     (_perception(PLACE, (), "bowl", True, _obj("table", 0.9, 10, True, 0.4)),
      "place bowl on table", "place bowl on table"),
-    (_perception(PLACE, (_obj("cracker box", 1.1, 30),), "sugar box", True, _hidden_counter),
-     "navigate to kitchen counter", "navigate to kitchen counter, place sugar box on kitchen counter"),
+    (_perception(PLACE, (_obj("cracker box", 1.1, 30),), "sugar box", True, _hidden_shelf),
+     "navigate to shelf", "navigate to shelf, place sugar box on shelf"),
     (_perception(PICK, (_obj("banana", 2.4, -20), _obj("lemon", 0.6, 5)), "lemon"),
      "pick lemon", "pick lemon"),
-    (_perception(PICK, (_obj("mug", 0.7, -10), _obj("sofa", 1.9, 40, True, 0.5), _obj("apple", 2.6, 35)), "apple"),
-     "navigate to apple", "navigate to apple, pick apple"),
+    (_perception(PICK, (_obj("mug", 0.7, -10), _obj("kitchen counter", 1.9, -40, True, 0.5), _obj("pear", 2.6, 35)), "pear"),
+     "navigate to pear", "navigate to pear, pick pear"),
     (_perception(PICK, (_obj("chair", 1.5, 0, True, 0.3),), "tomato soup can"),
      "look around", "look around, navigate to tomato soup can, pick tomato soup can"),
 )
