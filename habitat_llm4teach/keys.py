@@ -11,3 +11,14 @@ MINIGRID_SYMBOLIC = "minigrid_symbolic"
 
 # Info keys.
 SUCCESS = "success"
+
+# Habitat pick/place: the teacher-only scene vector (envs/rearrange/adapter.py), excluded from the
+# student by L4TResNetPolicy, and habitat-lab's own sensor uuids the teacher reads.
+L4T_SCENE = "l4t_scene"
+TEACHER_ONLY = (MINIGRID_SYMBOLIC, L4T_SCENE)
+HEAD_DEPTH = "head_depth"
+OBJ_START_SENSOR = "obj_start_sensor"
+OBJ_GOAL_SENSOR = "obj_goal_sensor"
+JOINT = "joint"
+IS_HOLDING = "is_holding"
+RELATIVE_RESTING_POSITION = "relative_resting_position"

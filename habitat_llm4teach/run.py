@@ -28,6 +28,7 @@ from omegaconf import DictConfig
 
 from habitat_llm4teach import registration, sim_optional
 from habitat_llm4teach.config.structured import CONFIG_DIR, L4TConfigPlugin
+from habitat_llm4teach.envs.rearrange.requirements import check_rearrange_ready, is_rearrange_config
 from habitat_llm4teach.errors import ConfigError
 
 logger = logging.getLogger("habitat_llm4teach")
@@ -73,6 +74,8 @@ def install_interrupt_handlers() -> None:
 def prepare_run(cfg: DictConfig) -> DictConfig:
     """Validate the config and create every output folder (on every rank)."""
     hb = cfg.habitat_baselines
+    if is_rearrange_config(cfg):
+        check_rearrange_ready(cfg)  # habitat-sim and the data, before any env process starts
     hydra.utils.instantiate(hb.vector_env_factory)  # validates task/view with a clear error
     for folder in (hb.checkpoint_folder, hb.tensorboard_dir, hb.video_dir, os.path.dirname(hb.log_file)):
         if folder:

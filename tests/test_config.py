@@ -51,3 +51,59 @@ def test_typo_in_factory_key_is_rejected(composed):
 
     with pytest.raises(ConfigCompositionException, match="tsk"):
         composed("minigrid/simpledoorkey_ppo", ["habitat_baselines.vector_env_factory.tsk=TwoDoor"])
+
+
+# Habitat pick/place: composed with habitat-lab 0.3.3's own benchmark/rearrange/skills/{pick,place}.yaml (no simulator).
+REARRANGE = {"pick": ("RearrangePickTask-v0", "obj_start_sensor", "target_start_sensor"),
+             "place": ("RearrangePlaceTask-v0", "obj_goal_sensor", "goal_sensor")}
+
+
+@pytest.mark.parametrize("task", sorted(REARRANGE))
+@pytest.mark.parametrize("kind", ["ppo", "llm4teach"])
+def test_rearrange_config_composes_habitat_labs_task(composed, task, kind):
+    from habitat_baselines.common.baseline_registry import baseline_registry
+
+    config = composed(f"rearrange/{task}_{kind}")
+    habitat, hb = config.habitat, config.habitat_baselines
+    task_type, target_sensor, target_lab_sensor = REARRANGE[task]
+    assert habitat.task.type == task_type
+    assert set(habitat.task.actions) == {"arm_action", "base_velocity"}
+    assert habitat.task.actions.arm_action.arm_controller == "ArmRelPosAction"
+    assert habitat.task.actions.arm_action.grip_controller == "SuctionGraspAction"
+    agent = habitat.simulator.agents.main_agent
+    assert agent.articulated_agent_type == "FetchSuctionRobot" and "head_depth_sensor" in agent.sim_sensors
+    assert {target_lab_sensor, "joint_sensor", "is_holding_sensor", "relative_resting_pos_sensor"} <= set(habitat.task.lab_sensors)
+    obs_keys = set(habitat.gym.obs_keys)
+    assert {"head_depth", target_sensor, "joint", "is_holding", "relative_resting_position"} <= obs_keys
+    policy = hb.rl.policy.main_agent
+    assert policy.action_distribution_type == "gaussian" and hb.rl.ddppo.backbone == "resnet18"
+    assert baseline_registry.get_policy(policy.name) is not None
+    assert hb.eval.extra_sim_sensors.third_rgb_sensor.uuid == "third_rgb" and "disk" in hb.eval.video_option
+    assert hb.checkpoint_folder.startswith(config.llm4teach.run_dir) and task in config.llm4teach.run_dir
+    if kind == "ppo":
+        assert hb.trainer_name == "ppo" and "l4t_scene" not in obs_keys and "l4t_scene_sensor" not in habitat.task.lab_sensors
+        return
+    from habitat_llm4teach.distill.trainer import check_components
+
+    assert hb.trainer_name == "llm4teach" and baseline_registry.get_trainer("llm4teach") is not None
+    assert habitat.task.lab_sensors.l4t_scene_sensor.type == "L4TSceneSensor" and "l4t_scene" in obs_keys
+    assert policy.name == "L4TResNetPolicy" and config.llm4teach.teacher.env == "rearrange"
+    check_components(config)  # continuous updaters and storage
+
+
+def test_rearrange_student_ignores_the_teacher_scene_vector(composed):
+    import numpy as np
+    from gym import spaces
+
+    from habitat_llm4teach.envs.rearrange.policy import L4TResNetPolicy
+    from habitat_llm4teach.envs.rearrange.scene import SCENE_VECTOR_SIZE
+
+    config = composed("rearrange/pick_llm4teach", ["habitat_baselines.rl.ppo.hidden_size=32",
+                                                   "habitat_baselines.rl.ddppo.num_recurrent_layers=1"])
+    box = lambda *shape: spaces.Box(-np.inf, np.inf, shape, np.float32)  # noqa: E731
+    observation_space = spaces.Dict({"head_depth": spaces.Box(0, 1, (64, 64, 1), np.float32), "joint": box(7),
+                                     "is_holding": box(1), "obj_start_sensor": box(3), "relative_resting_position": box(3),
+                                     "l4t_scene": box(SCENE_VECTOR_SIZE)})
+    policy = L4TResNetPolicy.from_config(config, observation_space, spaces.Box(-1, 1, (10,), np.float32))
+    assert "l4t_scene" not in policy.net._fuse_keys_1d and "joint" in policy.net._fuse_keys_1d
+    assert policy.action_distribution_type == "gaussian"

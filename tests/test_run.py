@@ -104,6 +104,7 @@ def test_ctrl_c_saves_resume_state_and_rerun_resumes(tmp_path):
         ([CONFIG, "habitat_baselines.tota_num_steps=5"], "tota_num_steps"),
         ([], "no config given"),
         ([CONFIG, "habitat_baselines.evaluate=True", "llm4teach.run_dir=/nonexistent/run"], "does not exist: train first"),
+        (["--config-name=rearrange/pick_llm4teach"], "conda install habitat-sim=0.3.3 withbullet headless"),
     ],
 )
 def test_bad_input_gives_one_clear_error(args, message):

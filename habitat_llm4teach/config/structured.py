@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from habitat.config.default_structured_configs import SimulatorSensorConfig
+from habitat.config.default_structured_configs import LabSensorConfig, SimulatorSensorConfig
 from habitat_baselines.config.default_structured_configs import VectorEnvFactoryConfig
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.config_store import ConfigStore
@@ -47,6 +47,13 @@ class MiniGridSymbolicSensorConfig(SimulatorSensorConfig):
     uuid: str = "minigrid_symbolic"
 
 
+@dataclass
+class L4TSceneSensorConfig(LabSensorConfig):
+    """The teacher-only ``l4t_scene`` vector of Habitat pick/place (envs/rearrange/adapter.py)."""
+
+    type: str = "L4TSceneSensor"
+
+
 DEFAULT_TEACHER_MODEL = "data/models/qwen2.5-coder-1.5b/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
 
@@ -54,6 +61,8 @@ DEFAULT_TEACHER_MODEL = "data/models/qwen2.5-coder-1.5b/qwen2.5-coder-1.5b-instr
 class TeacherConfig:
     """The LLM teacher: model, planning mode and plan cache."""
 
+    # Which teacher: "minigrid" (discrete actions) or "rearrange" (Habitat pick/place, continuous actions).
+    env: str = "minigrid"
     # Hugging Face id (local cache only), model folder, or .gguf file (scripts/fetch_model.py).
     model: str = DEFAULT_TEACHER_MODEL
     dtype: str = "bfloat16"
@@ -73,6 +82,8 @@ class TeacherConfig:
     mission: str = "open the door"
     # Teacher acting on its own (teacher-only evaluation): argmax of its action distribution.
     greedy: bool = True
+    # Habitat pick/place evaluation: write the teacher's current skill onto the student's video frames.
+    plan_overlay: bool = False
 
 
 @dataclass
@@ -102,6 +113,10 @@ class DistillConfig:
     margin: float = 0.05
     # adaptive: updates over which lambda fades to 0 once the student beats the teacher.
     fade_updates: int = 100
+    # Continuous actions (Habitat pick/place): "nll" (plan-weighted NLL of the teacher's actions) or
+    # "kl" (KL from a Gaussian of width teacher_std around each teacher action); see distill/continuous.py.
+    continuous_loss: str = "nll"
+    teacher_std: float = 0.1
 
 
 @dataclass
@@ -123,3 +138,7 @@ def register_configs() -> None:
     cs.store(group="habitat_baselines/vector_env_factory", name="minigrid", node=MiniGridVectorEnvFactoryConfig)
     cs.store(group="habitat/simulator/sim_sensors", name="minigrid_symbolic_sensor", node=MiniGridSymbolicSensorConfig)
     cs.store(group="llm4teach", name="llm4teach_config_base", node=L4TRunConfig)
+    cs.store(
+        package="habitat.task.lab_sensors.l4t_scene_sensor", group="habitat/task/lab_sensors", name="l4t_scene_sensor",
+        node=L4TSceneSensorConfig,
+    )

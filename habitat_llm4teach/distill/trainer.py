@@ -49,7 +49,12 @@ from habitat_baselines.utils.timing import g_timer
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.checkpoints import CheckpointError
-from habitat_llm4teach.teacher.guidance import InprocTeacher
+from habitat_llm4teach.teacher.guidance import InprocTeacher, build_teacher
+from habitat_llm4teach.distill.continuous import (
+    L4TContinuousDistillDDPPO,
+    L4TContinuousDistillPPO,
+    L4TContinuousRolloutStorage,
+)
 from habitat_llm4teach.distill.schedules import DistillSchedule, build_schedule
 from habitat_llm4teach.distill.storage import L4TRolloutStorage
 from habitat_llm4teach.distill.updater import (
@@ -69,15 +74,16 @@ _CHECKPOINT_NAME = re.compile(r"ckpt\.(\d+)\.pth")
 
 
 def check_components(config: Any) -> None:
-    """The updater and storage names must resolve to the distillation classes (clear error otherwise)."""
+    """The updater and storage names must resolve to the distillation classes of the teacher's kind (clear error otherwise)."""
     hb = config.habitat_baselines
+    continuous = config.llm4teach.teacher.env == "rearrange"  # continuous actions: Gaussian student
     for key, get, base in (
-        ("updater_name", baseline_registry.get_updater, L4TDistillPPO),
-        ("distrib_updater_name", baseline_registry.get_updater, L4TDistillDDPPO),
-        ("rollout_storage_name", baseline_registry.get_storage, L4TRolloutStorage),
+        ("updater_name", baseline_registry.get_updater, L4TContinuousDistillPPO if continuous else L4TDistillPPO),
+        ("distrib_updater_name", baseline_registry.get_updater, L4TContinuousDistillDDPPO if continuous else L4TDistillDDPPO),
+        ("rollout_storage_name", baseline_registry.get_storage, L4TContinuousRolloutStorage if continuous else L4TRolloutStorage),
     ):
         found = get(hb[key])
-        if found is None or not issubclass(found, base):
+        if found is None or not issubclass(found, base) or (not continuous and issubclass(found, L4TContinuousDistillPPO)):
             raise ConfigError(
                 f"habitat_baselines.trainer_name={TRAINER_NAME} needs habitat_baselines.{key}={base.__name__} "
                 f"(or a registered subclass), got {hb[key]!r}"
@@ -114,7 +120,7 @@ def next_checkpoint_index(folder: str) -> int:
 
 @baseline_registry.register_trainer(name=TRAINER_NAME)
 class L4TTrainer(PPOTrainer):
-    _teacher: InprocTeacher
+    _teacher: InprocTeacher  # or envs/rearrange/guidance.RearrangeInprocTeacher (same interface)
     _schedule: DistillSchedule
 
     def __init__(self, config: Any = None) -> None:
@@ -135,13 +141,16 @@ class L4TTrainer(PPOTrainer):
         super()._init_train(resume_state)  # self.config is the resume state's from here on, if any
 
         try:
-            self._teacher = InprocTeacher.from_config(
+            self._teacher = build_teacher(
                 self.config.llm4teach.teacher, self._env_spec.observation_space, self._env_spec.action_space
             )
         except BaseException:
             self.envs.close()
             raise
         self._schedule = build_schedule(self.config.llm4teach.distill)
+        if isinstance(self._agent.updater, L4TContinuousDistillPPO):
+            distill = self.config.llm4teach.distill
+            self._agent.updater.configure(distill.continuous_loss, distill.teacher_std)
         if trainer_state is not None:
             self._schedule.load_state_dict(trainer_state["schedule"])
             self._distill_coef = trainer_state["distill_coef"]
@@ -178,12 +187,9 @@ class L4TTrainer(PPOTrainer):
         rollouts = self._agent.rollouts
         with g_timer.avg_time("trainer.teacher"):
             step_batch = rollouts.get_current_step(env_slice, buffer_index)
-            guidance = self._teacher.guide(step_batch["observations"][keys.MINIGRID_SYMBOLIC])  # [n, S]
-        rollouts.insert(
-            teacher_probs=guidance.teacher_probs,  # [n, A]
-            teacher_guided=guidance.teacher_guided,  # [n, 1]
-            buffer_index=buffer_index,
-        )
+            # MiniGrid: teacher_probs [n, A]; rearrange: teacher_actions [n, K, A], teacher_weights [n, K]; both teacher_guided [n, 1].
+            guidance = self._teacher.guide_batch(step_batch["observations"])
+        rollouts.insert(**guidance, buffer_index=buffer_index)
 
     # -- update ---------------------------------------------------------------------------------------
 

@@ -67,13 +67,13 @@ class _CapturedDistribution:
     def __init__(self) -> None:
         self.distributions: list[Any] = []
 
-    def log_probs(self) -> Tensor:
-        """The captured categorical's normalised log-probabilities [B, A]."""
+    def distribution(self) -> Any:
+        """The one action distribution the policy built (categorical or Gaussian)."""
         if len(self.distributions) != 1:
             raise RuntimeError(
                 f"expected the policy to build its action distribution once per evaluate_actions, got {len(self.distributions)}"
             )
-        return self.distributions[0].logits  # torch's Categorical stores logits normalised: log pi(a|s)
+        return self.distributions[0]
 
 
 @contextlib.contextmanager
@@ -93,11 +93,16 @@ def capture_action_distribution(actor_critic: Any) -> Iterator[_CapturedDistribu
 class L4TDistillPPO(PPO):
     """habitat's PPO plus ``distill_coef`` (lambda) * distillation on guided steps."""
 
+    # The policy's action distribution this updater distils into, and the minibatch keys it reads.
+    distribution_type = "categorical"
+    teacher_keys: tuple[str, ...] = (TEACHER_PROBS, TEACHER_GUIDED)
+    storage_name = "L4TRolloutStorage"
+
     @classmethod
     def from_config(cls, actor_critic: Any, config: Any) -> "L4TDistillPPO":
-        if getattr(actor_critic, "action_distribution_type", None) != "categorical":
+        if getattr(actor_critic, "action_distribution_type", None) != cls.distribution_type:
             raise ValueError(
-                f"{cls.__name__} distils into a categorical policy; "
+                f"{cls.__name__} distils into a {cls.distribution_type} policy; "
                 f"{type(actor_critic).__name__} has action_distribution_type="
                 f"{getattr(actor_critic, 'action_distribution_type', None)!r}"
             )
@@ -112,7 +117,7 @@ class L4TDistillPPO(PPO):
         # Per-minibatch context for _evaluate_actions / before_backward.
         self._minibatch: Optional[dict[str, Any]] = None
         self._learner_metrics: Optional[dict[str, list]] = None
-        self._student_log_probs: Optional[Tensor] = None  # [B, A]
+        self._student_distribution: Optional[Any] = None  # this minibatch's action distribution
         # Agreement over the current update.
         self._num_agreeing = 0
         self._num_guided = 0
@@ -126,23 +131,35 @@ class L4TDistillPPO(PPO):
 
     def _update_from_batch(self, batch: dict[str, Any], epoch: int, rollouts: RolloutStorage, learner_metrics: dict) -> None:
         # habitat passes the minibatch only here; keep it for _evaluate_actions / before_backward.
-        for key in (TEACHER_PROBS, TEACHER_GUIDED):
+        for key in self.teacher_keys:
             if key not in batch:
                 raise KeyError(
                     f"the PPO minibatch has no '{key}': {type(self).__name__} needs "
-                    "habitat_baselines.rollout_storage_name=L4TRolloutStorage"
+                    f"habitat_baselines.rollout_storage_name={self.storage_name}"
                 )
         self._minibatch, self._learner_metrics = batch, learner_metrics
         try:
             super()._update_from_batch(batch, epoch, rollouts, learner_metrics)
         finally:
-            self._minibatch = self._learner_metrics = self._student_log_probs = None
+            self._minibatch = self._learner_metrics = self._student_distribution = None
 
     def _evaluate_actions(self, *args: Any, **kwargs: Any):
         with capture_action_distribution(self.actor_critic) as captured:
             outputs = super()._evaluate_actions(*args, **kwargs)
-        self._student_log_probs = captured.log_probs()  # [B, A]
+        self._student_distribution = captured.distribution()
         return outputs
+
+    def distill(self, batch: dict[str, Any], distribution: Any) -> tuple[Tensor, int, int]:
+        """(distillation loss, guided steps, guided steps where the student agrees with the teacher) for a minibatch."""
+        teacher_probs = batch[TEACHER_PROBS]  # [B, A]
+        teacher_guided = batch[TEACHER_GUIDED]  # [B, 1]
+        student_log_probs = distribution.logits  # [B, A]; torch's Categorical stores them normalised: log pi(a|s)
+        distill_loss, num_guided = distillation_loss(teacher_probs, teacher_guided, student_log_probs)
+        with inference_mode():
+            guided = teacher_guided.reshape(-1).bool()  # [B]
+            agreeing = student_log_probs.argmax(-1) == teacher_probs.argmax(-1)  # [B]
+            num_agreeing = int((agreeing & guided).sum())
+        return distill_loss, num_guided, num_agreeing
 
     def before_backward(self, loss: Tensor) -> Tensor:
         loss = super().before_backward(loss)
@@ -152,20 +169,15 @@ class L4TDistillPPO(PPO):
                 "habitat_baselines.trainer_name=llm4teach, which sets it before every update"
             )
         assert self._minibatch is not None and self._learner_metrics is not None
-        assert self._student_log_probs is not None, "_evaluate_actions did not run for this minibatch"
-        teacher_probs = self._minibatch[TEACHER_PROBS]  # [B, A]
-        teacher_guided = self._minibatch[TEACHER_GUIDED]  # [B, 1]
-        student_log_probs = self._student_log_probs  # [B, A]
-        distill_loss, num_guided = distillation_loss(teacher_probs, teacher_guided, student_log_probs)
+        assert self._student_distribution is not None, "_evaluate_actions did not run for this minibatch"
+        distill_loss, num_guided, num_agreeing = self.distill(self._minibatch, self._student_distribution)
 
         with inference_mode():
-            guided = teacher_guided.reshape(-1).bool()  # [B]
-            agreeing = student_log_probs.argmax(-1) == teacher_probs.argmax(-1)  # [B]
-            self._num_agreeing += int((agreeing & guided).sum())
+            self._num_agreeing += num_agreeing
             self._num_guided += num_guided
             self._learner_metrics[DISTILL_LAMBDA].append(float(self.distill_coef))
             self._learner_metrics[DISTILL_LOSS].append(distill_loss.detach())
-            self._learner_metrics[DISTILL_GUIDED_FRAC].append(num_guided / guided.numel())
+            self._learner_metrics[DISTILL_GUIDED_FRAC].append(num_guided / self._minibatch[TEACHER_GUIDED].numel())
 
         if self.distill_coef == 0 or num_guided == 0:
             return loss  # exactly habitat's PPO loss

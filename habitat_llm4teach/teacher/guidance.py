@@ -21,6 +21,7 @@ from gym import spaces
 from minigrid.core.actions import Actions
 
 from habitat_llm4teach import keys
+from habitat_llm4teach.distill.storage import TEACHER_GUIDED, TEACHER_PROBS
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.teacher.describe import describe
 from habitat_llm4teach.teacher.perception import grid_size_from_symbolic_length, perceive_minigrid
@@ -101,6 +102,11 @@ class InprocTeacher:
         self._guided_steps += int(teacher_guided.sum())
         return TeacherGuidance(torch.from_numpy(teacher_probs), torch.from_numpy(teacher_guided))
 
+    def guide_batch(self, observations: Any) -> dict[str, torch.Tensor]:
+        """The trainer's entry: a batch of observations -> the rollout-storage fields of the teacher's guidance."""
+        guidance = self.guide(observations[keys.MINIGRID_SYMBOLIC])
+        return {TEACHER_PROBS: guidance.teacher_probs, TEACHER_GUIDED: guidance.teacher_guided}
+
     def pop_stats(self) -> dict[str, float]:
         """Plan-cache hit rate and guided fraction since the last call."""
         hits = self.planner.cache.hits - self._cache_hits_seen
@@ -115,3 +121,17 @@ class InprocTeacher:
 
     def save_cache(self) -> None:
         self.planner.cache.save()
+
+
+TEACHER_ENVS = ("minigrid", "rearrange")
+
+
+def build_teacher(teacher_config: Any, observation_space: spaces.Dict, action_space: spaces.Space) -> Any:
+    """The in-process teacher ``llm4teach.teacher.env`` names, checked against the env's spaces."""
+    if teacher_config.env == "minigrid":
+        return InprocTeacher.from_config(teacher_config, observation_space, action_space)
+    if teacher_config.env == "rearrange":
+        from habitat_llm4teach.envs.rearrange.guidance import RearrangeInprocTeacher  # rearrange imports this module
+
+        return RearrangeInprocTeacher.from_config(teacher_config, observation_space, action_space)
+    raise ConfigError(f"llm4teach.teacher.env must be one of {TEACHER_ENVS}, got '{teacher_config.env}'")

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
-from typing import TYPE_CHECKING, Optional, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -73,14 +74,32 @@ def user_message(description: str, candidates: Sequence[SkillCall], ask: str) ->
     return f"{description}\nSkills: {'; '.join(str(c) for c in candidates)}.\n{ask}"
 
 
+@dataclass(frozen=True)
+class PromptSet:
+    """What the planner tells the LLM for one kind of environment, and how it reads the answers."""
+
+    version: str  # part of the plan-cache key
+    system_prompt: str
+    examples: tuple[tuple[str, str, str], ...]  # (description, next skill, whole plan)
+    scene_of: Callable[[str], Any]  # example description -> its perception (for its candidate skills)
+    candidate_skills: Callable[[Any], list[SkillCall]]
+    parse_plan: Callable[[str, Any], tuple[list[SkillCall], int]]
+
+
+MINIGRID_PROMPTS = PromptSet(
+    PROMPT_VERSION, SYSTEM_PROMPT, EXAMPLES, scene_from_description, candidate_skills, parse_plan
+)
+
+
 class Planner(ABC):
     """Cache-first planning; subclasses ask the LLM."""
 
     ask: str
 
-    def __init__(self, llm: CausalLM, cache: Optional[PlanCache] = None) -> None:
+    def __init__(self, llm: CausalLM, cache: Optional[PlanCache] = None, prompts: PromptSet = MINIGRID_PROMPTS) -> None:
         self.llm = llm
         self.cache = cache if cache is not None else PlanCache()
+        self.prompts = prompts
         # System prompt and examples: fixed, so built and rendered once.
         self._messages_before_query = self._build_messages_before_query()
         self.static_prefix = llm.render_chat(self._messages_before_query, add_generation_prompt=False)
@@ -97,20 +116,20 @@ class Planner(ABC):
     def _query(self, prompt: str, perception: Perception) -> PlanDistribution: ...
 
     def _build_messages_before_query(self) -> list[dict]:
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}]
-        for example in EXAMPLES:
+        messages = [{"role": "system", "content": self.prompts.system_prompt}]
+        for example in self.prompts.examples:
             description = example[0]
-            candidates = candidate_skills(scene_from_description(description))
+            candidates = self.prompts.candidate_skills(self.prompts.scene_of(description))
             messages.append({"role": "user", "content": user_message(description, candidates, self.ask)})
             messages.append({"role": "assistant", "content": self._example_answer(example)})
         return messages
 
     def prompt(self, description: str, perception: Perception) -> str:
-        query = {"role": "user", "content": user_message(description, candidate_skills(perception), self.ask)}
+        query = {"role": "user", "content": user_message(description, self.prompts.candidate_skills(perception), self.ask)}
         return self.llm.render_chat([*self._messages_before_query, query])
 
     def plan(self, description: str, perception: Perception) -> PlanDistribution:
-        key = CacheKey(description, self.llm.name, PROMPT_VERSION, self.cache_mode)
+        key = CacheKey(description, self.llm.name, self.prompts.version, self.cache_mode)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
@@ -123,7 +142,8 @@ class ScorePlanner(Planner):
     ask = "Next skill:"
 
     def __init__(
-        self, llm: CausalLM, cache: Optional[PlanCache] = None, sharpen_temperature: float = 1.0, length_norm: str = "mean"
+        self, llm: CausalLM, cache: Optional[PlanCache] = None, sharpen_temperature: float = 1.0, length_norm: str = "mean",
+        prompts: PromptSet = MINIGRID_PROMPTS,
     ) -> None:
         if sharpen_temperature <= 0:
             raise ValueError(f"sharpen_temperature must be > 0, got {sharpen_temperature}")
@@ -131,7 +151,7 @@ class ScorePlanner(Planner):
             raise ValueError(f"length_norm must be 'mean' or 'sum', got '{length_norm}'")
         self.sharpen_temperature = sharpen_temperature
         self.length_norm = length_norm
-        super().__init__(llm, cache)
+        super().__init__(llm, cache, prompts)
 
     @property
     def cache_mode(self) -> str:
@@ -146,7 +166,7 @@ class ScorePlanner(Planner):
         return scores[:, 1] if self.length_norm == "mean" else scores[:, 0]
 
     def _query(self, prompt: str, perception: Perception) -> PlanDistribution:
-        candidates = candidate_skills(perception)
+        candidates = self.prompts.candidate_skills(perception)
         logits = self.skill_scores(prompt, candidates) / self.sharpen_temperature
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
@@ -159,14 +179,14 @@ class SamplePlanner(Planner):
 
     def __init__(
         self, llm: CausalLM, cache: Optional[PlanCache] = None, num_samples: int = 10, temperature: float = 0.7,
-        max_new_tokens: int = 48,
+        max_new_tokens: int = 48, prompts: PromptSet = MINIGRID_PROMPTS,
     ) -> None:
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         self.num_samples = num_samples
         self.temperature = temperature
         self.max_new_tokens = max_new_tokens
-        super().__init__(llm, cache)
+        super().__init__(llm, cache, prompts)
 
     @property
     def cache_mode(self) -> str:
@@ -180,7 +200,7 @@ class SamplePlanner(Planner):
         counts: Counter[tuple[SkillCall, ...]] = Counter()
         invalid = 0
         for text in texts:
-            steps, rejected = parse_plan(text, perception)
+            steps, rejected = self.prompts.parse_plan(text, perception)
             invalid += rejected
             if steps:
                 counts[tuple(steps)] += 1
@@ -191,12 +211,12 @@ class SamplePlanner(Planner):
         return PlanDistribution(plans, invalid)
 
 
-def build_planner(config: "TeacherConfig") -> Planner:
-    """The planner a :class:`TeacherConfig` describes, with its LLM and plan cache."""
+def build_planner(config: "TeacherConfig", prompts: PromptSet = MINIGRID_PROMPTS) -> Planner:
+    """The planner a :class:`TeacherConfig` describes, with its LLM and plan cache, speaking ``prompts``."""
     if config.mode not in ("score", "sample"):
         raise ValueError(f"teacher mode must be 'score' or 'sample', got '{config.mode}'")
     cache = PlanCache(config.cache_path, read_only=config.cache_read_only)
     llm = CausalLM(config.model, dtype=config.dtype, device=config.device)
     if config.mode == "score":
-        return ScorePlanner(llm, cache, config.sharpen_temperature, config.length_norm)
-    return SamplePlanner(llm, cache, config.num_samples, config.sample_temperature)
+        return ScorePlanner(llm, cache, config.sharpen_temperature, config.length_norm, prompts=prompts)
+    return SamplePlanner(llm, cache, config.num_samples, config.sample_temperature, prompts=prompts)

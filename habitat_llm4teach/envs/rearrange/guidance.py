@@ -1,0 +1,118 @@
+"""The rearrangement teacher as the trainer sees it: a batch of observations -> the continuous storage fields.
+
+Owns the blocking, in-process teacher for Habitat pick/place, the counterpart
+of teacher/guidance.py's MiniGrid ``InprocTeacher``: for each env it decodes the
+``l4t_scene`` observation (written by adapter.py) with the head depth image and
+the task's own observations, perceives, describes, asks the planner (cache
+first, rearrangement prompts) and keeps the K most probable plans' actions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from gym import spaces
+
+from habitat_llm4teach import keys
+from habitat_llm4teach.distill.continuous import MAX_TEACHER_PLANS, TEACHER_ACTIONS, TEACHER_WEIGHTS
+from habitat_llm4teach.distill.storage import TEACHER_GUIDED
+from habitat_llm4teach.envs.rearrange.describe import describe
+from habitat_llm4teach.envs.rearrange.perception import perceive
+from habitat_llm4teach.envs.rearrange.prompts import REARRANGE_PROMPTS
+from habitat_llm4teach.envs.rearrange.scene import TaskObservations, decode_scene
+from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM
+from habitat_llm4teach.envs.rearrange.teacher import teacher_actions
+from habitat_llm4teach.errors import ConfigError
+from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
+from habitat_llm4teach.teacher.planner import Planner, build_planner
+
+# Observations the teacher reads (habitat's sensor uuids); the target sensor depends on the task.
+TASK_KEYS = (keys.L4T_SCENE, keys.HEAD_DEPTH, keys.JOINT, keys.IS_HOLDING, keys.RELATIVE_RESTING_POSITION)
+
+
+def _target_key(observations: Any) -> str:
+    for key in (keys.OBJ_START_SENSOR, keys.OBJ_GOAL_SENSOR):
+        if key in observations:
+            return key
+    raise ConfigError(f"the rearrangement teacher needs '{keys.OBJ_START_SENSOR}' (pick) or '{keys.OBJ_GOAL_SENSOR}' (place)")
+
+
+class RearrangeInprocTeacher:
+    """Blocking in-process teacher for pick/place: one planner, queried env by env."""
+
+    def __init__(self, planner: Planner, max_plans: int = MAX_TEACHER_PLANS) -> None:
+        self.planner = planner
+        self.max_plans = max_plans
+        self._steps = self._guided_steps = 0
+        self._cache_hits_seen, self._cache_misses_seen = planner.cache.hits, planner.cache.misses
+        # Per env of the latest batch: the current skill of the most probable plan ("" unguided), for video overlays.
+        self.last_skills: list[str] = []
+
+    @staticmethod
+    def check_env(observation_space: spaces.Dict, action_space: spaces.Space) -> None:
+        if not isinstance(action_space, spaces.Box) or action_space.shape != (ACTION_DIM,):
+            raise ConfigError(
+                f"the rearrangement teacher writes Fetch's {ACTION_DIM}-D action (arm_action, grip_action, base_vel), "
+                f"but the env's action space is {action_space}: use the fetch_suction_arm_base actions"
+            )
+        missing = [k for k in TASK_KEYS if k not in observation_space.spaces]
+        if missing:
+            raise ConfigError(
+                f"the rearrangement teacher reads observations {missing}, which the env does not provide "
+                f"(observations: {sorted(observation_space.spaces)}); add them to habitat.gym.obs_keys"
+            )
+        _target_key(observation_space.spaces)
+
+    @classmethod
+    def from_config(cls, teacher_config: Any, observation_space: spaces.Dict, action_space: spaces.Space) -> "RearrangeInprocTeacher":
+        cls.check_env(observation_space, action_space)
+        return cls(build_planner(teacher_config, REARRANGE_PROMPTS))
+
+    @property
+    def cache_path(self) -> Optional[str]:
+        path = self.planner.cache.path
+        return None if path is None else str(path.resolve())
+
+    def guide_batch(self, observations: Any) -> dict[str, torch.Tensor]:
+        """Observations of n envs -> ``teacher_actions`` [n, K, A], ``teacher_weights`` [n, K], ``teacher_guided`` [n, 1]."""
+        target_key = _target_key(observations)
+        batch = {k: observations[k].cpu().numpy() for k in (*TASK_KEYS, target_key)}
+        n = len(batch[keys.L4T_SCENE])
+        actions = np.zeros((n, self.max_plans, ACTION_DIM), dtype=np.float32)  # [n, K, A]
+        weights = np.zeros((n, self.max_plans), dtype=np.float32)  # [n, K]
+        guided = np.zeros((n, 1), dtype=bool)  # [n, 1]
+        self.last_skills = []
+        for i in range(n):
+            obs = TaskObservations(
+                batch[target_key][i][:3], batch[keys.JOINT][i], bool(batch[keys.IS_HOLDING][i][0] > 0.5),
+                batch[keys.RELATIVE_RESTING_POSITION][i],
+            )
+            perception = perceive(decode_scene(batch[keys.L4T_SCENE][i], batch[keys.HEAD_DEPTH][i], obs))
+            plans = self.planner.plan(describe(perception), perception)
+            output = teacher_actions(plans, perception, self.max_plans)
+            actions[i], weights[i], guided[i, 0] = output.actions, output.weights, output.guided
+            self.last_skills.append(output.skill)
+        self._steps += n
+        self._guided_steps += int(guided.sum())
+        return {
+            TEACHER_ACTIONS: torch.from_numpy(actions), TEACHER_WEIGHTS: torch.from_numpy(weights),
+            TEACHER_GUIDED: torch.from_numpy(guided),
+        }
+
+    def pop_stats(self) -> dict[str, float]:
+        hits = self.planner.cache.hits - self._cache_hits_seen
+        misses = self.planner.cache.misses - self._cache_misses_seen
+        stats = {
+            PLAN_CACHE_HIT_RATE: hits / (hits + misses) if hits + misses else float("nan"),
+            GUIDED_FRAC: self._guided_steps / self._steps if self._steps else float("nan"),
+        }
+        self._cache_hits_seen, self._cache_misses_seen = self.planner.cache.hits, self.planner.cache.misses
+        self._steps = self._guided_steps = 0
+        return stats
+
+    def save_cache(self) -> None:
+        self.planner.cache.save()
+
+

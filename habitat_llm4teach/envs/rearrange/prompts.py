@@ -1,0 +1,69 @@
+"""The planner's prompt set for pick and place: system prompt, worked examples, candidates, parser.
+
+Owns what the LLM is told for rearrangement (MiniGrid's lives in
+teacher/planner.py). The examples are perceptions, not hand-typed text: their
+descriptions and candidate lists come from describe.py exactly as a query's
+do, so examples and queries cannot drift apart. Bump ``PROMPT_VERSION`` on any
+change: it is part of the plan-cache key.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from habitat_llm4teach.envs.rearrange.describe import candidate_skills, describe
+from habitat_llm4teach.envs.rearrange.parse import parse_plan
+from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, SeenObject
+from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
+from habitat_llm4teach.teacher.planner import PromptSet
+
+PROMPT_VERSION = "rearrange-v2"
+
+SYSTEM_PROMPT = """You plan for a mobile robot with one arm in a house. You get what its head camera sees (with distance and direction), what it holds, its task, and the skills it can use now. Answer with the skill the robot should do next, written exactly as in the list.
+Facts: the robot holds at most one object. pick X works only when X is within reach; place X on Y works only when Y is within reach; navigate to X drives until X is within reach; look around turns in place to find things not in view.
+Decide with these rules; the first rule that matches gives the answer:
+1. The task is to place the object you hold and the goal is within reach: place it on the goal.
+2. The task is to place the object you hold: navigate to the goal.
+3. The task object is within reach and you hold nothing: pick it.
+4. You see the task object: navigate to it.
+5. Otherwise: look around."""
+
+_REST = TaskObservations(np.zeros(3), np.zeros(7), False, np.zeros(3))
+
+
+def _obj(name: str, distance: float, bearing_deg: float, receptacle: bool = False, radius: float = 0.1) -> SeenObject:
+    return SeenObject(name, name, receptacle, distance, math.radians(bearing_deg), True, radius)
+
+
+def _perception(task: str, objects: tuple[SeenObject, ...], target: str, holding: bool = False,
+                goal: SeenObject | None = None) -> RearrangePerception:
+    held = SeenObject(target, target, False, 0.0, 0.0, False) if holding else None
+    return RearrangePerception(task, objects, held, goal, target, _REST)
+
+
+_hidden_shelf = SeenObject("shelf", "shelf", True, 3.4, math.radians(150), False, 0.4)
+# (perception, next skill, whole plan), one per rule and a decoy or two.
+_EXAMPLES = (
+    (_perception(PLACE, (), "bowl", True, _obj("table", 0.9, 10, True, 0.4)),
+     "place bowl on table", "place bowl on table"),
+    (_perception(PLACE, (_obj("cracker box", 1.1, 30),), "sugar box", True, _hidden_shelf),
+     "navigate to shelf", "navigate to shelf, place sugar box on shelf"),
+    (_perception(PICK, (_obj("banana", 2.4, -20), _obj("lemon", 0.6, 5)), "lemon"),
+     "pick lemon", "pick lemon"),
+    (_perception(PICK, (_obj("mug", 0.7, -10), _obj("kitchen counter", 1.9, -40, True, 0.5), _obj("pear", 2.6, 35)), "pear"),
+     "navigate to pear", "navigate to pear, pick pear"),
+    (_perception(PICK, (_obj("chair", 1.5, 0, True, 0.3),), "tomato soup can"),
+     "look around", "look around, navigate to tomato soup can, pick tomato soup can"),
+)
+EXAMPLE_SCENES = {describe(p): p for p, _, _ in _EXAMPLES}
+
+REARRANGE_PROMPTS = PromptSet(
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    tuple((describe(p), next_skill, plan) for p, next_skill, plan in _EXAMPLES),
+    EXAMPLE_SCENES.__getitem__,
+    candidate_skills,
+    parse_plan,
+)

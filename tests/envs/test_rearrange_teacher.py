@@ -1,0 +1,119 @@
+"""Rearrangement description, candidate skills, plan parsing, prompt set and teacher actions (scripted LLM)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "teacher"))
+
+from llm_fakes import FakeLLM  # noqa: E402
+
+from habitat_llm4teach.envs.rearrange.describe import candidate_skills, describe, direction  # noqa: E402
+from habitat_llm4teach.envs.rearrange.parse import parse_plan  # noqa: E402
+from habitat_llm4teach.envs.rearrange.perception import perceive  # noqa: E402
+from habitat_llm4teach.envs.rearrange.prompts import PROMPT_VERSION, REARRANGE_PROMPTS  # noqa: E402
+from habitat_llm4teach.envs.rearrange.scene import load_scene  # noqa: E402
+from habitat_llm4teach.envs.rearrange.skills import BASE, GRIP  # noqa: E402
+from habitat_llm4teach.envs.rearrange.teacher import teacher_actions  # noqa: E402
+from habitat_llm4teach.teacher.planner import MINIGRID_PROMPTS, SamplePlanner, ScorePlanner  # noqa: E402
+from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall  # noqa: E402
+from helpers import REPO  # noqa: E402
+
+DATA = REPO / "tests" / "data"
+
+
+@pytest.fixture(scope="module")
+def pick():
+    return perceive(load_scene(DATA / "rearrange_scene_pick.json"))
+
+
+@pytest.fixture(scope="module")
+def place():
+    return perceive(load_scene(DATA / "rearrange_scene_place.json"))
+
+
+@pytest.mark.parametrize("degrees,text", [(0, "ahead"), (30, "ahead, left"), (-30, "ahead, right"), (90, "left"),
+                                          (-140, "behind, right"), (179, "behind")])
+def test_direction_sectors(degrees, text):
+    assert direction(math.radians(degrees)) == text
+
+
+def test_description_of_the_pick_scene(pick):
+    text = describe(pick)
+    assert text.startswith("Robot sees <") and text.endswith("; holds <nothing>. Task: pick the apple.")
+    assert "<apple> (1.1 m ahead, left)" in text
+    assert "cracker box" not in text and "mug" not in text
+    assert describe(pick) == text  # deterministic: the plan cache keys on it
+
+
+def test_description_of_the_place_scene(place):
+    text = describe(place)
+    assert "holds <apple>" in text and "<kitchen counter> (1.9 m ahead, right)" in text
+    assert text.endswith("Task: place the apple on the kitchen counter.")
+
+
+def test_candidate_skills(pick, place):
+    pick_calls = [str(c) for c in candidate_skills(pick)]
+    assert pick_calls[0] == "look around"
+    assert {"navigate to apple", "pick apple", "pick bowl", "navigate to kitchen counter"} <= set(pick_calls)
+    assert not any(c.startswith("pick table") or c.startswith("place") for c in pick_calls)  # receptacles; free hands
+    place_calls = [str(c) for c in candidate_skills(place)]
+    assert "place apple on kitchen counter" in place_calls and "place apple on table" in place_calls
+    assert not any(c.startswith("pick") for c in place_calls)
+
+
+def test_parse_reads_synonyms_and_rejects_unknown_targets(pick, place):
+    steps, rejected = parse_plan("1. Go to the apple, then pick up the apple.", pick)
+    assert steps == [SkillCall("navigate to", "apple"), SkillCall("pick", "apple")] and rejected == 0
+    steps, rejected = parse_plan("navigate to the sofa; fly away; look around", pick)
+    assert steps == [SkillCall("look around")] and rejected == 2
+    steps, _ = parse_plan("put the apple onto the kitchen counter", place)
+    assert steps == [SkillCall("place", "apple on kitchen counter")]
+
+
+def test_prompt_set_examples_are_generated_like_queries(pick):
+    assert REARRANGE_PROMPTS.version == PROMPT_VERSION != MINIGRID_PROMPTS.version
+    for description, next_skill, plan in REARRANGE_PROMPTS.examples:
+        perception = REARRANGE_PROMPTS.scene_of(description)
+        assert describe(perception) == description
+        assert next_skill in [str(c) for c in REARRANGE_PROMPTS.candidate_skills(perception)]
+        assert plan.startswith(next_skill)
+    planner = ScorePlanner(FakeLLM({"navigate to apple": -0.1}), prompts=REARRANGE_PROMPTS)
+    prompt = planner.prompt(describe(pick), pick)
+    assert "mobile robot" in prompt and "grid world" not in prompt and "Skills: look around; navigate to" in prompt
+    answer = planner.plan(describe(pick), pick)
+    assert answer.plans[0].steps == (SkillCall("navigate to", "apple"),)
+    assert sum(p.prob for p in answer.plans) == pytest.approx(1.0)
+
+
+def test_sample_planner_parses_rearrangement_plans(pick):
+    llm = FakeLLM(samples=["navigate to apple, pick apple", "look around", "dance"])
+    answer = SamplePlanner(llm, num_samples=3, prompts=REARRANGE_PROMPTS).plan(describe(pick), pick)
+    assert {p.text for p in answer.plans} == {"navigate to apple, pick apple", "look around"}
+    assert answer.invalid == 1
+
+
+def test_teacher_actions_keep_one_action_per_running_plan(pick):
+    plans = PlanDistribution((
+        Plan((SkillCall("navigate to", "apple"), SkillCall("pick", "apple")), 0.5),
+        Plan((SkillCall("look around"),), 0.3),
+        Plan((SkillCall("pick", "bowl"),), 0.2),  # FAILED: the task's sensors locate only the apple
+    ))
+    output = teacher_actions(plans, pick, max_plans=4)
+    assert output.guided and output.skill == "navigate to apple"
+    assert output.weights.tolist() == pytest.approx([0.625, 0.375, 0.0, 0.0])
+    assert output.actions[0][BASE][1] > 0  # turning left toward the apple
+    assert np.all(output.actions[2:] == 0)
+    np.testing.assert_allclose(output.mean_action, 0.625 * output.actions[0] + 0.375 * output.actions[1], rtol=1e-6)
+    assert output.mean_action[GRIP] == -1.0  # hands free in every plan
+    top1 = teacher_actions(plans, pick, max_plans=1)
+    assert top1.weights.tolist() == [1.0]
+    silent = teacher_actions(PlanDistribution((Plan((SkillCall("pick", "bowl"),), 1.0),)), pick, 2)
+    assert not silent.guided and np.all(silent.weights == 0)
+    with pytest.raises(ValueError, match="max_plans"):
+        teacher_actions(plans, pick, 0)
