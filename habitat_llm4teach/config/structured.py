@@ -27,10 +27,13 @@ class MiniGridVectorEnvFactoryConfig(VectorEnvFactoryConfig):
     _target_: str = "habitat_llm4teach.envs.minigrid.factory.MiniGridVectorEnvFactory"
     # A paper task (SimpleDoorKey, LavaDoorKey, ColoredDoorKey, TwoDoor) or any registered MiniGrid id.
     task: str = "SimpleDoorKey"
-    # "historical": map of every cell seen this episode (the paper's view); "partial": egocentric view.
-    view: str = "historical"
+    # "egocentric": the map of every cell seen this episode, cropped around the agent and rotated so it
+    # faces up; "historical": the same map in world coordinates (the paper's view); "partial": MiniGrid's view.
+    view: str = "egocentric"
     # Side of the square RGB image the ResNet sees.
     image_size: int = 64
+    # Cells on a side of the egocentric crop (odd; the agent is in the centre).
+    ego_window: int = 11
     # Episode length override; None keeps the task's own (150 for the paper tasks).
     max_steps: Optional[int] = None
 
@@ -93,7 +96,7 @@ class DistillConfig:
     One schedule (habitat_llm4teach/distill/schedules.py) reads the fields it names; the others are ignored.
     """
 
-    # "paper", "linear", "exponential" or "adaptive".
+    # "paper", "linear", "exponential", "adaptive", or "none" (plain PPO through the same trainer, no teacher).
     schedule: str = "paper"
     # lambda at update 0 (all schedules).
     start: float = 10.0
@@ -124,6 +127,9 @@ class L4TRunConfig:
     """Where a run writes everything (checkpoints, tensorboard, videos, logs), the teacher and distillation."""
 
     run_dir: str = "data/runs/default"
+    # Stop training once the success over the last 100 training episodes reaches this (llm4teach trainer;
+    # scripts/bench_sample_efficiency.py stops PPO at 0.9). -1: train for the whole budget.
+    stop_at_success: float = -1.0
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
 

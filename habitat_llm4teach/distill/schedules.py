@@ -14,6 +14,11 @@ continues with exactly the lambda it would have had.
 - ``adaptive``: ``paper``, multiplied by a fade from 1 to 0 over ``fade_updates``
   that starts at the first update where the student's windowed success exceeds
   ``teacher_success + margin``. Once started, the fade runs to the end.
+- ``none``: lambda = 0 throughout: plain PPO through the same trainer (no teacher
+  is built), the baseline of scripts/bench_sample_efficiency.py.
+
+``is_off(k)`` says lambda is 0 from update ``k`` on for good, so the trainer stops
+asking the teacher.
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ class DistillSchedule(ABC):
     def observe(self, student_success: float, num_updates_done: int) -> None:
         """The student's windowed success rate, measured before update ``num_updates_done``. Ignored by default."""
 
+    def is_off(self, num_updates_done: int) -> bool:
+        """Whether lambda is 0 for this update and every later one (the teacher is no longer needed)."""
+        return False
+
     def state_dict(self) -> dict[str, Any]:
         return {"name": self.name}
 
@@ -88,6 +97,9 @@ class PaperSchedule(DistillSchedule):
         if 0 <= self.off_after <= num_updates_done:
             return 0.0
         return max(self.floor, self.start - self.decay_per_update * num_updates_done)
+
+    def is_off(self, num_updates_done: int) -> bool:
+        return 0 <= self.off_after <= num_updates_done
 
 
 class LinearSchedule(DistillSchedule):
@@ -171,6 +183,10 @@ class AdaptiveSchedule(PaperSchedule):
         fade = max(0.0, 1.0 - (num_updates_done - self.fade_start) / self.fade_updates)
         return paper_value * fade
 
+    def is_off(self, num_updates_done: int) -> bool:
+        faded = self.fade_start is not None and num_updates_done >= self.fade_start + self.fade_updates
+        return faded or super().is_off(num_updates_done)
+
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "fade_start": self.fade_start}
 
@@ -179,8 +195,26 @@ class AdaptiveSchedule(PaperSchedule):
         self.fade_start = state["fade_start"]
 
 
+class NoDistillation(DistillSchedule):
+    name = "none"
+
+    def __init__(self) -> None:
+        super().__init__(0.0, 0.0)
+
+    @classmethod
+    def from_config(cls, config: Any) -> "NoDistillation":
+        return cls()
+
+    def value(self, num_updates_done: int) -> float:
+        _check_num_updates(num_updates_done)
+        return 0.0
+
+    def is_off(self, num_updates_done: int) -> bool:
+        return True
+
+
 SCHEDULES: dict[str, type[DistillSchedule]] = {
-    cls.name: cls for cls in (PaperSchedule, LinearSchedule, ExponentialSchedule, AdaptiveSchedule)
+    cls.name: cls for cls in (PaperSchedule, LinearSchedule, ExponentialSchedule, AdaptiveSchedule, NoDistillation)
 }
 
 

@@ -40,6 +40,8 @@ import re
 import time
 from typing import Any, Optional
 
+import torch
+
 from habitat import logger
 from habitat_baselines.common.baseline_registry import baseline_registry
 from habitat_baselines.rl.ddppo import ddp_utils
@@ -55,8 +57,9 @@ from habitat_llm4teach.distill.continuous import (
     L4TContinuousDistillPPO,
     L4TContinuousRolloutStorage,
 )
+from habitat_llm4teach.distill.episodes import EpisodeLog
 from habitat_llm4teach.distill.schedules import DistillSchedule, build_schedule
-from habitat_llm4teach.distill.storage import L4TRolloutStorage
+from habitat_llm4teach.distill.storage import TEACHER_GUIDED, L4TRolloutStorage
 from habitat_llm4teach.distill.updater import (
     DISTILL_AGREEMENT,
     DISTILL_GUIDED_FRAC,
@@ -113,6 +116,12 @@ def _window_delta(window: Any) -> float:
     return (window[-1] - window[0]).sum().item() if len(window) > 1 else window[0].sum().item()
 
 
+def _rank_and_world_size() -> tuple[int, int]:
+    if torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 def next_checkpoint_index(folder: str) -> int:
     indices = [int(m.group(1)) for name in os.listdir(folder) if (m := _CHECKPOINT_NAME.fullmatch(name))]
     return max(indices, default=-1) + 1
@@ -128,6 +137,8 @@ class L4TTrainer(PPOTrainer):
         self._distill_coef: Optional[float] = None  # lambda of the latest update
         self._prev_time = 0.0  # training time of earlier sessions (resume)
         self._last_checkpoint_step: Optional[int] = None
+        self._teacher_retired = False  # logged once when lambda reaches 0 for good
+        self._reached_stop_success = False
 
     # -- set-up ---------------------------------------------------------------------------------------
 
@@ -140,14 +151,19 @@ class L4TTrainer(PPOTrainer):
 
         super()._init_train(resume_state)  # self.config is the resume state's from here on, if any
 
-        try:
-            self._teacher = build_teacher(
-                self.config.llm4teach.teacher, self._env_spec.observation_space, self._env_spec.action_space
-            )
-        except BaseException:
-            self.envs.close()
-            raise
         self._schedule = build_schedule(self.config.llm4teach.distill)
+        self._teacher = None  # schedule "none": plain PPO through this trainer, no LLM loaded
+        if not self._schedule.is_off(0):
+            try:
+                self._teacher = build_teacher(
+                    self.config.llm4teach.teacher, self._env_spec.observation_space, self._env_spec.action_space
+                )
+            except BaseException:
+                self.envs.close()
+                raise
+        self._episodes = EpisodeLog(
+            self.config.llm4teach.run_dir, *_rank_and_world_size(), resume=trainer_state is not None
+        )
         if isinstance(self._agent.updater, L4TContinuousDistillPPO):
             distill = self.config.llm4teach.distill
             self._agent.updater.configure(distill.continuous_loss, distill.teacher_std)
@@ -155,22 +171,25 @@ class L4TTrainer(PPOTrainer):
             self._schedule.load_state_dict(trainer_state["schedule"])
             self._distill_coef = trainer_state["distill_coef"]
             self._prev_time = resume_state["requeue_stats"]["prev_time"]
-            if trainer_state["plan_cache_path"] != self._teacher.cache_path:
+            if self._teacher is not None and trainer_state["plan_cache_path"] != self._teacher.cache_path:
                 # Only with load_resume_state_config=False: the resume state's config would name the same file.
                 logger.warning(
                     f"llm4teach: resuming with plan cache {self._teacher.cache_path}; the run so far used "
                     f"{trainer_state['plan_cache_path']}"
                 )
         self._agent.updater.trainer_state = self._trainer_state()
-        logger.info(
-            f"llm4teach: {self._schedule.name} distillation schedule, plan cache {self._teacher.cache_path or '(in memory)'}"
-        )
+        if self._teacher is None:
+            logger.info("llm4teach: distillation schedule 'none': plain PPO, no teacher")
+        else:
+            logger.info(
+                f"llm4teach: {self._schedule.name} distillation schedule, plan cache {self._teacher.cache_path or '(in memory)'}"
+            )
 
     def _trainer_state(self) -> dict[str, Any]:
         return {
             "trainer": TRAINER_NAME,
             "schedule": self._schedule.state_dict(),
-            "plan_cache_path": self._teacher.cache_path,
+            "plan_cache_path": None if self._teacher is None else self._teacher.cache_path,
             "distill_coef": self._distill_coef,
         }
 
@@ -185,11 +204,36 @@ class L4TTrainer(PPOTrainer):
             int((buffer_index + 1) * num_envs / self._agent.nbuffers),
         )
         rollouts = self._agent.rollouts
+        if not self._teacher_needed():
+            rollouts.buffers.set(
+                (rollouts.current_rollout_step_idxs[buffer_index], env_slice),
+                {TEACHER_GUIDED: torch.zeros(env_slice.stop - env_slice.start, 1, dtype=torch.bool)},
+                strict=False,
+            )
+            return
         with g_timer.avg_time("trainer.teacher"):
             step_batch = rollouts.get_current_step(env_slice, buffer_index)
             # MiniGrid: teacher_probs [n, A]; rearrange: teacher_actions [n, K, A], teacher_weights [n, K]; both teacher_guided [n, 1].
             guidance = self._teacher.guide_batch(step_batch["observations"])
         rollouts.insert(**guidance, buffer_index=buffer_index)
+
+    def _teacher_needed(self) -> bool:
+        """False once lambda is 0 for good: the teacher is not asked any more (its steps count as unguided)."""
+        if self._teacher is None:
+            return False
+        if self._schedule.is_off(self.num_updates_done):
+            if not self._teacher_retired:
+                logger.info(f"llm4teach: lambda is 0 from update {self.num_updates_done} on; the teacher is no longer asked")
+                self._teacher_retired = True
+            return False
+        return True
+
+    def _collect_environment_result(self, buffer_index: int = 0) -> int:
+        stats = self.running_episode_stats
+        before = {name: stats[name].clone() for name in ("count", "reward", keys.SUCCESS) if name in stats}
+        num_steps = super()._collect_environment_result(buffer_index)
+        self._episodes.record(self.num_steps_done, num_steps, before, self.running_episode_stats)
+        return num_steps
 
     # -- update ---------------------------------------------------------------------------------------
 
@@ -210,12 +254,35 @@ class L4TTrainer(PPOTrainer):
         self._agent.updater.distill_coef = self._distill_coef
 
         losses = super()._update_agent()
+        self._episodes.end_rollout()
+        self._check_stop_at_success()
 
-        losses.update(self._teacher.pop_stats())
-        if rank0_only():
-            self._teacher.save_cache()
+        if self._teacher is not None and not self._teacher_retired:
+            losses.update(self._teacher.pop_stats())
+            if rank0_only():
+                self._teacher.save_cache()
         self._agent.updater.trainer_state = self._trainer_state()
         return losses
+
+    def _check_stop_at_success(self) -> None:
+        """``llm4teach.stop_at_success``: stop once the last 100 episodes (all ranks together) reach it."""
+        threshold = self.config.llm4teach.stop_at_success
+        if threshold < 0:
+            return
+        recent = self._episodes.recent_success
+        counts = torch.tensor([float(sum(recent)), float(len(recent))])
+        if torch.distributed.is_initialized():
+            torch.distributed.all_reduce(counts)  # every rank takes the same decision
+        successes, episodes = counts.tolist()
+        if episodes >= recent.maxlen and successes / episodes >= threshold and not self._reached_stop_success:
+            self._reached_stop_success = True
+            logger.info(
+                f"llm4teach: success over the last episodes {successes / episodes:.3f} >= stop_at_success={threshold}: "
+                f"stopping at {self.num_steps_done} steps"
+            )
+
+    def is_done(self) -> bool:
+        return self._reached_stop_success or super().is_done()
 
     @rank0_only
     def _training_log(self, writer: Any, losses: dict[str, float], prev_time: int = 0) -> None:
@@ -242,6 +309,7 @@ class L4TTrainer(PPOTrainer):
 
     def train(self) -> None:
         super().train()
+        self._episodes.close()
         if EXIT.is_set() or not self.is_done():
             return  # interrupted: habitat saved a resume state, training is not over
         self._save_final_checkpoint()

@@ -12,6 +12,7 @@ from habitat_llm4teach.distill.schedules import (
     AdaptiveSchedule,
     ExponentialSchedule,
     LinearSchedule,
+    NoDistillation,
     PaperSchedule,
     build_schedule,
 )
@@ -108,3 +109,20 @@ def test_negative_update_count_and_bad_success_rate_are_rejected():
         PaperSchedule().value(-1)
     with pytest.raises(ValueError, match="student_success"):
         AdaptiveSchedule(teacher_success=0.5).observe(1.5, 0)
+
+
+def test_is_off_exactly_when_lambda_stays_zero():
+    paper = PaperSchedule(off_after=3)
+    assert [paper.is_off(n) for n in range(5)] == [False, False, False, True, True]
+    assert not any(PaperSchedule().is_off(n) for n in (0, 10**6))  # floor > 0: never off
+    assert not LinearSchedule(floor=0.0).is_off(10**6)  # lambda is 0 there, but only the switch-off counts
+    adaptive = AdaptiveSchedule(teacher_success=0.5, fade_updates=2)
+    adaptive.observe(0.9, 10)
+    assert [adaptive.is_off(n) for n in (10, 11, 12)] == [False, False, True]
+    assert adaptive.value(12) == 0.0
+
+
+def test_none_schedule_is_plain_ppo():
+    schedule = build_schedule(DistillConfig(schedule="none"))
+    assert isinstance(schedule, NoDistillation)
+    assert schedule.value(0) == 0.0 and schedule.is_off(0)

@@ -25,6 +25,7 @@ from habitat_llm4teach.teacher.guidance import (
     InprocTeacher,
     check_action_space,
 )
+from habitat_llm4teach.distill.episodes import load_episodes
 from habitat_llm4teach.distill.schedules import PaperSchedule
 from habitat_llm4teach.distill.trainer import (
     TRAINER_NAME,
@@ -191,6 +192,7 @@ def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
     trainer.envs = Envs()
     trainer._agent = SimpleNamespace(nbuffers=1, rollouts=storage, actor_critic=policy)
     trainer._env_spec = SimpleNamespace(action_space=spaces.Discrete(7))
+    trainer._schedule, trainer.num_updates_done = PaperSchedule(), 0
     trainer._teacher = InprocTeacher(
         Planner(PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),))), (5, 5), "open the door"
     )
@@ -206,6 +208,15 @@ def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
     teacher_probs = storage.buffers[TEACHER_PROBS][:num_steps]  # [T, N, A]
     assert torch.all(teacher_probs[~teacher_guided] == 1 / 7)
     assert torch.all(teacher_probs[teacher_guided].max(-1).values == 1.0)
+
+    # Once lambda is 0 for good the teacher is not asked: every later step is unguided.
+    trainer._schedule, trainer._teacher_retired = PaperSchedule(off_after=0), False
+    storage.buffers[TEACHER_GUIDED][:] = True
+    storage.after_update()
+    for step in range(num_steps):
+        trainer._compute_actions_and_step_envs()
+        storage.advance_rollout()
+    assert not storage.buffers[TEACHER_GUIDED][:num_steps].any()
 
 
 def test_inproc_teacher_checks_the_env_before_loading_any_model():
@@ -355,3 +366,22 @@ def test_same_config_trains_as_dd_ppo_under_torchrun(tmp_path, tiny_teacher_mode
     state = load_checkpoint_file(tmp_path / "checkpoints" / "latest.pth")["extra_state"]
     assert state["step"] == lambdas[-1][0] >= 128
     assert state[TRAINER_STATE_KEY]["schedule"] == {"name": "paper"}
+
+
+def test_schedule_none_is_plain_ppo_without_a_teacher_and_stop_at_success_ends_training(tmp_path):
+    """No LLM is loaded (the model path does not exist), episodes are logged, and training stops at the threshold."""
+    args = [
+        CONFIG, f"llm4teach.run_dir={tmp_path}", "llm4teach.teacher.model=/nonexistent/model",
+        "habitat_baselines.eval.video_option=[]", *TINY_TRAINING, "habitat_baselines.total_num_steps=4000",
+        "habitat_baselines.vector_env_factory.max_steps=2", "llm4teach.distill.schedule=none",
+        "llm4teach.stop_at_success=0.0",
+    ]
+    result = run_cli(args, timeout=600)
+    out = output_of(result)
+    assert result.returncode == 0, out[-4000:]
+    assert "plain PPO, no teacher" in out
+    assert "stop_at_success=0.0: stopping" in out
+    episodes = load_episodes(str(tmp_path))
+    assert len(episodes.step) >= 100 and episodes.step[-1] < 4000
+    final = max((tmp_path / "checkpoints").glob("ckpt.*.pth"), key=lambda p: int(p.name.split(".")[1]))
+    assert load_checkpoint_file(final)["extra_state"]["step"] < 4000

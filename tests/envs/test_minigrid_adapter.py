@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from gym import spaces
 from minigrid.core.constants import OBJECT_TO_IDX
+from minigrid.core.world_object import Key
 
 from habitat_llm4teach import keys
-from habitat_llm4teach.envs.minigrid.adapter import MiniGridEnvSpec, decode_symbolic, make_minigrid_env
+from habitat_llm4teach.envs.minigrid.adapter import _UNSEEN_GREY, MiniGridEnvSpec, decode_symbolic, make_minigrid_env
+from habitat_llm4teach.envs.minigrid.factory import MiniGridVectorEnvFactory
 from habitat_llm4teach.envs.minigrid.tasks import PAPER_TASKS
 
 
@@ -92,10 +94,55 @@ def test_carried_object_reported_in_agent_vector():
 def test_historical_view_greys_unseen_cells_partial_view_does_not():
     historical, partial = make("historical"), make("partial")
     h, p = historical.reset()[keys.RGB], partial.reset()[keys.RGB]
-    grey = np.all(h == 100, axis=-1).mean()
+    grey = np.all(h == _UNSEEN_GREY, axis=-1).mean()
     assert grey > 0.5  # most of the map is unseen at the start
-    assert np.all(p == 100, axis=-1).mean() < 0.05
+    assert np.all(p == _UNSEEN_GREY, axis=-1).mean() < 0.05
     assert not np.array_equal(h, p)
+
+
+def _empty_room_with_key(direction: int, key_pos: tuple[int, int], tile: int = 6):
+    """An egocentric env whose agent stands at (5, 5) facing ``direction`` with a yellow key at ``key_pos``."""
+    env = make("egocentric", task="MiniGrid-Empty-16x16-v0")
+    env.reset()
+    inner = env._env
+    inner.agent_pos, inner.agent_dir = (5, 5), direction
+    inner.grid.set(*key_pos, Key("yellow"))
+    env._seen[:] = True
+    return env, env._egocentric_map(tile)
+
+
+def _yellow_columns(img: np.ndarray) -> np.ndarray:
+    yellow = (img[..., 0] > 200) & (img[..., 1] > 200) & (img[..., 2] < 50)
+    return np.nonzero(yellow.any(axis=0))[0]
+
+
+@pytest.mark.parametrize("direction, key_pos", [(3, (3, 5)), (0, (5, 3)), (1, (7, 5)), (2, (5, 7))])
+def test_egocentric_view_puts_what_is_on_the_agents_left_on_the_left(direction, key_pos):
+    # Facing north, west is on the left; facing east, north; facing south, east; facing west, south.
+    _, img = _empty_room_with_key(direction, key_pos)
+    columns = _yellow_columns(img)
+    assert len(columns) > 0 and columns.max() < img.shape[1] // 2 - 3  # left of the agent's centre cell
+
+
+def test_egocentric_view_turns_with_the_agent():
+    env, facing_east = _empty_room_with_key(0, (8, 2))
+    env._env.agent_dir = 1  # turn right: the world turns left in the image
+    assert np.array_equal(env._egocentric_map(6), np.rot90(facing_east))
+
+
+def test_egocentric_view_draws_the_carried_object_at_the_centre():
+    env, empty_handed = _empty_room_with_key(3, (1, 1))
+    env._env.carrying = Key("yellow")
+    holding = env._egocentric_map(6)
+    centre = slice(5 * 6, 6 * 6)  # ego_window 11: the agent's cell is the sixth
+    assert len(_yellow_columns(holding[centre, centre])) > 0
+    assert len(_yellow_columns(empty_handed[centre, centre])) == 0
+
+
+def test_egocentric_view_is_the_factory_default():
+    obs = make_minigrid_env(MiniGridEnvSpec(PAPER_TASKS["SimpleDoorKey"], "egocentric", 64, 0, 0, "e-")).reset()
+    assert obs[keys.RGB].shape == (64, 64, 3)
+    assert MiniGridVectorEnvFactory().view == "egocentric"
 
 
 def test_any_registered_minigrid_id():

@@ -7,9 +7,13 @@ ids unique per rank and env, since habitat's evaluator pauses envs by
 (scene_id, episode_id)).
 
 Observations:
-- ``rgb``: the student's image, either the agent's partial egocentric view or
-  the paper's accumulated map of every cell seen so far this episode (unseen
-  cells grey), resized to ``image_size``.
+- ``rgb``: the student's image, resized to ``image_size``: the paper's
+  accumulated map of every cell seen so far this episode ("historical"), the
+  same map cropped around the agent and rotated so that it faces up
+  ("egocentric", the default of our configs: habitat's ResNet encoder pools
+  a 64 px image down to 32 px, where the agent's direction triangle is
+  unreadable, and a CNN learns "key on the left -> turn left" far more easily
+  than the same relation in map coordinates), or MiniGrid's partial view.
 - ``minigrid_symbolic``: the same remembered map as MiniGrid's symbolic
   encoding plus the agent's pose and carried object, flattened (teacher only).
 - ``third_rgb``: the full grid from above (evaluation videos only).
@@ -29,11 +33,13 @@ import numpy as np
 from gym import spaces
 from habitat.core.dataset import Episode
 from minigrid.core.constants import OBJECT_TO_IDX
+from minigrid.core.grid import Grid
 
 from habitat_llm4teach import keys
 
-VIEWS = ("historical", "partial")
-_UNSEEN_GREY = 100
+VIEWS = ("egocentric", "historical", "partial")
+# Darker than MiniGrid's walls (100, 100, 100), so unseen cells and walls differ.
+_UNSEEN_GREY = 40
 # Agent vector appended to the flattened map: x, y, direction, carried type/colour/state.
 AGENT_FIELDS = 6
 
@@ -49,6 +55,7 @@ class MiniGridEnvSpec:
     seed: int
     episode_prefix: str
     max_steps: Optional[int] = None
+    ego_window: int = 11  # cells on a side of the egocentric crop (odd)
 
 
 def symbolic_size(width: int, height: int) -> int:
@@ -159,15 +166,36 @@ class MiniGridHabitatEnv(gym.Env):
     def _student_image(self) -> np.ndarray:
         env, size = self._env, self._spec.image_size
         if self._spec.view == "partial":
-            tile = -(-size // env.agent_view_size)
-            img = env.get_pov_render(tile)
-        else:
-            width, height = env.width, env.height
-            tile = -(-size // max(width, height))
-            img = env.grid.render(tile, agent_pos=env.agent_pos, agent_dir=env.agent_dir)
-            tiles = img.reshape(height, tile, width, tile, 3).transpose(0, 2, 1, 3, 4)
-            tiles[~self._seen.T] = _UNSEEN_GREY
-        return _resize(img, size)
+            return _resize(env.get_pov_render(-(-size // env.agent_view_size)), size)
+        if self._spec.view == "historical":
+            tile = -(-size // max(env.width, env.height))
+            return _resize(self._remembered_map(tile, draw_agent=True), size)
+        return _resize(self._egocentric_map(-(-size // self._spec.ego_window)), size)
+
+    def _remembered_map(self, tile: int, draw_agent: bool) -> np.ndarray:
+        """The grid as rendered by MiniGrid with cells not seen this episode greyed out."""
+        env = self._env
+        agent_pos = env.agent_pos if draw_agent else None
+        img = env.grid.render(tile, agent_pos=agent_pos, agent_dir=env.agent_dir)
+        tiles = img.reshape(env.height, tile, env.width, tile, 3).transpose(0, 2, 1, 3, 4)  # views img
+        tiles[~self._seen.T] = _UNSEEN_GREY
+        return img
+
+    def _egocentric_map(self, tile: int) -> np.ndarray:
+        """The remembered map, ``ego_window`` cells around the agent, rotated so the agent faces up.
+
+        The agent sits in the centre cell, drawn as the object it carries (empty if none).
+        """
+        env, window = self._env, self._spec.ego_window
+        img = self._remembered_map(tile, draw_agent=False)
+        x, y = env.agent_pos
+        if env.carrying is not None:
+            img[y * tile : (y + 1) * tile, x * tile : (x + 1) * tile] = Grid.render_tile(env.carrying, tile_size=tile)
+        half = window // 2
+        padded = np.pad(img, ((half * tile, half * tile), (half * tile, half * tile), (0, 0)), constant_values=_UNSEEN_GREY)
+        crop = padded[y * tile : (y + window) * tile, x * tile : (x + window) * tile]
+        # MiniGrid directions: 0 east, 1 south, 2 west, 3 north; k counter-clockwise quarter turns bring it north.
+        return np.ascontiguousarray(np.rot90(crop, k=(env.agent_dir + 1) % 4))
 
     def _third_person(self, size: int) -> np.ndarray:
         env = self._env

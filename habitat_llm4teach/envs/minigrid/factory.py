@@ -42,18 +42,22 @@ class MiniGridVectorEnvFactory(VectorEnvFactory):
     def __init__(
         self,
         task: str = "SimpleDoorKey",
-        view: str = "historical",
+        view: str = "egocentric",
         image_size: int = 64,
         max_steps: Optional[int] = None,
+        ego_window: int = 11,
     ) -> None:
         if view not in VIEWS:
             raise ConfigError(f"Unknown MiniGrid view '{view}'; expected one of {VIEWS}")
         if image_size < 8:
             raise ConfigError(f"image_size must be >= 8, got {image_size}")
+        if ego_window < 3 or ego_window % 2 == 0:
+            raise ConfigError(f"ego_window must be an odd number of cells >= 3, got {ego_window}")
         self.env_id = resolve_task(task)
         self.view = view
         self.image_size = image_size
         self.max_steps = max_steps
+        self.ego_window = ego_window
 
     def construct_envs(
         self,
@@ -87,6 +91,7 @@ class MiniGridVectorEnvFactory(VectorEnvFactory):
                     seed=config.habitat.seed + index,
                     episode_prefix=f"r{rank}e{index}-",
                     max_steps=self.max_steps,
+                    ego_window=self.ego_window,
                 ),
             )
             for index in range(num_envs)

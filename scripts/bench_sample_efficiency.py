@@ -1,0 +1,171 @@
+#!/usr/bin/env python
+"""LLM4Teach vs plain PPO sample efficiency on a paper task, several seeds, one results folder.
+
+Both arms use the same trainer (``llm4teach``) and config; PPO is the same run
+with ``llm4teach.distill.schedule=none`` (no teacher, lambda = 0). For each seed:
+
+1. LLM4Teach trains for ``--budget`` env steps;
+2. PPO trains until its success over the last 100 episodes reaches 90 %, or it
+   has used ``--ppo-factor`` times the steps LLM4Teach needed to get there
+   (the whole LLM4Teach budget when LLM4Teach did not get there);
+3. the teacher acting alone is evaluated once on ``--teacher-episodes`` episodes.
+
+steps_to_90: env steps until the moving success over the last 100 training
+episodes first reaches 0.9 (habitat_llm4teach/distill/episodes.py), averaged
+over the seeds that reached it. When PPO stops short, the ratio is a lower bound
+(``ratio_is_lower_bound``). fps is habitat's ``perf/fps`` at the end of each run
+(teacher on vs plain PPO, same machine, one run after the other).
+
+Writes ``<results>/sample_efficiency.json`` and ``<results>/success_vs_steps.png``;
+the last line printed is the JSON object.
+
+    python scripts/bench_sample_efficiency.py --task SimpleDoorKey --seeds 1 2 3 --budget 150000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from plot_runs import plot_runs  # noqa: E402
+
+from habitat_llm4teach.distill.episodes import load_episodes  # noqa: E402
+
+THRESHOLD = 0.9
+
+
+def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str]) -> dict:
+    """One training run; returns its steps_to_90, final success, steps done and fps."""
+    cmd = [
+        sys.executable, "-m", "habitat_llm4teach.run", f"--config-name={config}", f"habitat.seed={seed}",
+        f"habitat_baselines.total_num_steps={steps}", f"llm4teach.run_dir={run_dir}", *extra,
+    ]
+    print(f"$ {' '.join(cmd[1:])}", flush=True)
+    start = time.perf_counter()
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    out = result.stdout + result.stderr
+    (run_dir / "bench_output.txt").write_text(out)
+    if result.returncode != 0:
+        sys.exit(f"training failed (exit {result.returncode}), see {run_dir / 'bench_output.txt'}:\n{out[-3000:]}")
+    episodes = load_episodes(str(run_dir))
+    fps = [float(m) for m in re.findall(r"fps: ([0-9.]+)", out)]
+    final_window = episodes.success[-100:]
+    record = {
+        "run_dir": str(run_dir),
+        "steps_to_90": episodes.steps_to(THRESHOLD),
+        "final_success": float(final_window.mean()) if len(final_window) else 0.0,
+        "steps": int(episodes.step[-1]) if len(episodes.step) else 0,
+        "episodes": len(episodes.step),
+        "fps": fps[-1] if fps else None,
+        "wall_s": round(time.perf_counter() - start, 1),
+    }
+    print(json.dumps(record), flush=True)
+    return record
+
+
+def teacher_success(task: str, episodes: int, run_dir: Path, cache: str) -> float:
+    cmd = [
+        sys.executable, "-m", "habitat_llm4teach.run", f"--config-name=minigrid/{task.lower()}_teacher",
+        f"habitat_baselines.test_episode_count={episodes}", f"llm4teach.run_dir={run_dir}",
+        f"llm4teach.teacher.cache_path={cache}", "habitat_baselines.eval.video_option=[]",
+    ]
+    print(f"$ {' '.join(cmd[1:])}", flush=True)
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    out = result.stdout + result.stderr
+    if result.returncode != 0:
+        sys.exit(f"teacher-only evaluation failed:\n{out[-3000:]}")
+    return float(re.search(r"Average episode success: ([0-9.]+)", out).group(1))
+
+
+def mean_reached(records: list[dict]) -> Optional[float]:
+    reached = [r["steps_to_90"] for r in records if r["steps_to_90"] is not None]
+    return float(np.mean(reached)) if reached else None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="SimpleDoorKey", choices=["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey", "TwoDoor"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--budget", type=int, default=150_000, help="LLM4Teach env steps per seed")
+    parser.add_argument("--ppo-factor", type=float, default=5.0, help="PPO budget = this x LLM4Teach's steps_to_90")
+    parser.add_argument("--teacher-episodes", type=int, default=100)
+    parser.add_argument("--results", type=Path, default=None, help="default: data/results/sample_efficiency_<task>")
+    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for both arms, e.g. habitat_baselines.num_environments=8")
+    args = parser.parse_args(argv)
+    if len(args.seeds) < 1 or args.budget < 1:
+        parser.error("need at least one seed and a positive budget")
+
+    results = args.results or REPO / "data" / "results" / f"sample_efficiency_{args.task.lower()}"
+    results.mkdir(parents=True, exist_ok=True)
+    config = f"minigrid/{args.task.lower()}_llm4teach"
+    cache = str(REPO / "data" / "plan_cache" / "minigrid.json")
+
+    llm4teach = [
+        train(config, results / f"llm4teach_seed{seed}", seed, args.budget, [f"llm4teach.teacher.cache_path={cache}", *args.overrides])
+        for seed in args.seeds
+    ]
+    llm4teach_steps = mean_reached(llm4teach)
+    ppo_budget = int(args.ppo_factor * (llm4teach_steps if llm4teach_steps is not None else args.budget))
+    ppo = [
+        train(config, results / f"ppo_seed{seed}", seed, ppo_budget,
+              ["llm4teach.distill.schedule=none", f"llm4teach.stop_at_success={THRESHOLD}", *args.overrides])
+        for seed in args.seeds
+    ]
+    teacher = teacher_success(args.task, args.teacher_episodes, results / "teacher_only", cache)
+
+    ppo_steps = mean_reached(ppo)
+    all_ppo_reached = all(r["steps_to_90"] is not None for r in ppo)
+    if llm4teach_steps is None:
+        ratio, lower_bound = None, False
+    elif all_ppo_reached:
+        ratio, lower_bound = ppo_steps / llm4teach_steps, False
+    else:  # some PPO seeds stopped short: count them at their budget
+        ppo_counted = [r["steps_to_90"] if r["steps_to_90"] is not None else r["steps"] for r in ppo]
+        ratio, lower_bound = float(np.mean(ppo_counted)) / llm4teach_steps, True
+    fps_on = [r["fps"] for r in llm4teach if r["fps"]]
+    fps_off = [r["fps"] for r in ppo if r["fps"]]
+
+    plot = results / "success_vs_steps.png"
+    plot_runs(
+        {"LLM4Teach": [r["run_dir"] for r in llm4teach], "PPO": [r["run_dir"] for r in ppo]},
+        str(plot), hlines={"teacher only": teacher}, title=f"{args.task}: success vs env steps",
+    )
+    report = {
+        "task": args.task,
+        "seeds": args.seeds,
+        "budget": args.budget,
+        "llm4teach_steps_to_90": llm4teach_steps,
+        "llm4teach_seeds_reached_90": sum(r["steps_to_90"] is not None for r in llm4teach),
+        "ppo_steps_to_90": ppo_steps,
+        "ppo_seeds_reached_90": sum(r["steps_to_90"] is not None for r in ppo),
+        "ppo_budget": ppo_budget,
+        "ratio": ratio,
+        "ratio_is_lower_bound": lower_bound,
+        "llm4teach_final_success": float(np.mean([r["final_success"] for r in llm4teach])),
+        "ppo_final_success": float(np.mean([r["final_success"] for r in ppo])),
+        "teacher_success": teacher,
+        "llm4teach_fps": float(np.mean(fps_on)) if fps_on else None,
+        "ppo_fps": float(np.mean(fps_off)) if fps_off else None,
+        "fps_ratio": float(np.mean(fps_on) / np.mean(fps_off)) if fps_on and fps_off else None,
+        "runs": {"llm4teach": llm4teach, "ppo": ppo},
+        "plot": str(plot),
+    }
+    (results / "sample_efficiency.json").write_text(json.dumps(report, indent=2))
+    print(f"Results: {results}", flush=True)
+    print(json.dumps({k: v for k, v in report.items() if k != "runs"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

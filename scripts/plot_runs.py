@@ -1,0 +1,106 @@
+#!/usr/bin/env python
+"""Success vs environment steps for several llm4teach run folders on one PNG.
+
+Each run folder has ``episodes.rank*.csv`` (written by the llm4teach trainer,
+habitat_llm4teach/distill/episodes.py). Runs are grouped by label: give
+``LABEL=FOLDER`` pairs, and folders with the same label (e.g. several seeds)
+are drawn as their mean with a min-max band; a plain FOLDER is its own label.
+A horizontal line can mark a reference success rate (e.g. the teacher's).
+
+    python scripts/plot_runs.py --out curves.png \\
+        llm4teach=data/runs/a_seed1 llm4teach=data/runs/a_seed2 ppo=data/runs/b_seed1 \\
+        --hline teacher=0.95
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from typing import Optional, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from habitat_llm4teach.distill.episodes import load_episodes  # noqa: E402
+
+
+def success_curve(run_dir: str, grid: np.ndarray, window: int) -> np.ndarray:
+    """Moving success over the last ``window`` episodes, sampled at the steps of ``grid`` (NaN before the first episode)."""
+    episodes = load_episodes(run_dir)
+    moving = episodes.moving_success(window)
+    index = np.searchsorted(episodes.step, grid, side="right") - 1
+    return np.where(index >= 0, moving[np.clip(index, 0, None)], np.nan)
+
+
+def plot_runs(
+    groups: dict[str, list[str]],
+    out: str,
+    window: int = 100,
+    hlines: Optional[dict[str, float]] = None,
+    title: str = "",
+    points: int = 200,
+) -> None:
+    """Draw each group's mean moving success (band: min-max over its runs) against env steps into ``out``."""
+    last_step = max(int(load_episodes(d).step[-1]) for dirs in groups.values() for d in dirs)
+    grid = np.linspace(0, last_step, points)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for label, dirs in groups.items():
+        curves = np.stack([success_curve(d, grid, window) for d in dirs])  # [runs, points]
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(curves, axis=0)
+        line = ax.plot(grid, mean, label=f"{label} (n={len(dirs)})")[0]
+        if len(dirs) > 1:
+            ax.fill_between(grid, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=line.get_color(), alpha=0.2)
+    for label, value in (hlines or {}).items():
+        ax.axhline(value, linestyle="--", color="grey")
+        ax.annotate(f"{label} {value:.2f}", (0, value), textcoords="offset points", xytext=(4, 4), color="grey")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(f"success (last {window} episodes)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def parse_groups(specs: Sequence[str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for spec in specs:
+        label, _, folder = spec.rpartition("=")
+        groups[label or folder].append(folder)
+    return dict(groups)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="run folders, optionally LABEL=FOLDER")
+    parser.add_argument("--out", default="success_vs_steps.png")
+    parser.add_argument("--window", type=int, default=100, help="episodes in the moving success window")
+    parser.add_argument("--hline", action="append", default=[], help="LABEL=VALUE reference line, e.g. teacher=0.95")
+    parser.add_argument("--title", default="")
+    args = parser.parse_args(argv)
+    hlines = {}
+    for spec in args.hline:
+        label, _, value = spec.partition("=")
+        try:
+            hlines[label] = float(value)
+        except ValueError:
+            parser.error(f"--hline wants LABEL=VALUE, got '{spec}'")
+    try:
+        plot_runs(parse_groups(args.runs), args.out, args.window, hlines, args.title)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"Plot: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
