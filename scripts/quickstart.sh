@@ -1,24 +1,60 @@
 #!/usr/bin/env bash
-# README command 1: train a PPO student on the paper's SimpleDoorKey through
-# habitat-baselines' trainer, evaluate it, write videos; print the run folder.
-# Extra arguments are Hydra overrides, e.g. habitat_baselines.total_num_steps=50000
+# README command 1, the main job: train an LLM4Teach student on the paper's SimpleDoorKey with the
+# embedded default LLM teacher (fetched once from PyPI), evaluate it, write videos with the teacher's
+# plan and skill on every frame, and plot success vs env steps (student, teacher alone, and a plain
+# PPO baseline when $BASELINE holds one). Extra arguments are Hydra overrides for training and
+# evaluation, e.g. habitat_baselines.num_environments=8.
+#   STEPS=150000 scripts/quickstart.sh          # a longer budget
+#   CONFIG=minigrid/simpledoorkey_ppo STEPS=8192 scripts/quickstart.sh   # stock habitat PPO smoke run
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/bootstrap.sh
 
-config=${CONFIG:-minigrid/simpledoorkey_ppo}
-steps=${STEPS:-8192}
+config=${CONFIG:-minigrid/simpledoorkey_llm4teach}
+steps=${STEPS:-100000}
 run_dir=${RUN_DIR:-data/runs/quickstart/$(basename "$config")}
+baseline=${BASELINE:-data/runs/quickstart/simpledoorkey_plain_ppo}
+teacher_episodes=${TEACHER_EPISODES:-50}
 common=(--config-name="$config" "llm4teach.run_dir=$run_dir")
+py=.venv/bin/python
+
+uses_teacher=0
+[[ "$config" == *_llm4teach ]] && uses_teacher=1
+if (( uses_teacher )); then
+  echo "== The teacher model (downloaded and verified once) =="
+  $py scripts/fetch_model.py
+fi
 
 echo "== Training $config for $steps environment steps (CPU is fine) =="
-.venv/bin/python -m habitat_llm4teach.run "${common[@]}" "habitat_baselines.total_num_steps=$steps" "$@"
+$py -m habitat_llm4teach.run "${common[@]}" "habitat_baselines.total_num_steps=$steps" "$@"
+
 echo "== Evaluating the latest checkpoint and writing videos =="
-.venv/bin/python -m habitat_llm4teach.run "${common[@]}" habitat_baselines.evaluate=True "$@"
+overlay=()
+(( uses_teacher )) && overlay=(llm4teach.teacher.plan_overlay=true)
+$py -m habitat_llm4teach.run "${common[@]}" habitat_baselines.evaluate=True "${overlay[@]}" "$@" 2>&1 | tee "$run_dir/eval.log"
 
 abs=$(cd "$run_dir" && pwd)
+if (( uses_teacher )); then
+  echo "== The teacher alone on $teacher_episodes episodes (plan cache warm from training) =="
+  $py -m habitat_llm4teach.run --config-name=minigrid/simpledoorkey_teacher "llm4teach.run_dir=$run_dir/teacher_only" \
+    "habitat_baselines.test_episode_count=$teacher_episodes" "habitat_baselines.eval.video_option=[]" 2>&1 \
+    | tee "$run_dir/teacher_only.log"
+  teacher=$(sed -n 's/.*Average episode success: \([0-9.]*\).*/\1/p' "$run_dir/teacher_only.log" | tail -1)
+  runs=("LLM4Teach=$run_dir")
+  [[ -n "$(ls "$baseline"/episodes.rank*.csv 2>/dev/null)" ]] && runs+=("PPO=$baseline")
+  $py scripts/plot_runs.py "${runs[@]}" --hline "teacher only=${teacher:-0}" --out "$abs/success_vs_steps.png" \
+    --title "SimpleDoorKey: success vs environment steps"
+fi
+
+student=$(sed -n 's/.*Average episode success: \([0-9.]*\).*/\1/p' "$run_dir/eval.log" | tail -1)
 echo
 echo "Run folder:   $abs"
 echo "Checkpoints:  $abs/checkpoints"
-echo "TensorBoard:  .venv/bin/tensorboard --logdir $abs/tb"
+echo "TensorBoard:  $py -m tensorboard.main --logdir $abs/tb"
 echo "Videos:       $(find "$abs/videos" -name '*.mp4' | wc -l) mp4 files in $abs/videos"
+echo "Student eval: success ${student:-?} over $(sed -n 's/.*test_episode_count: *\([0-9]*\).*/\1/p' "$abs/.hydra/config.yaml" | head -1) episodes"
+if (( uses_teacher )); then
+  echo "Teacher only: success ${teacher:-?} over $teacher_episodes episodes"
+  echo "Plot:         $abs/success_vs_steps.png"
+  echo "Episodes:     $abs/episodes.rank0.csv (step, success, reward of every training episode)"
+fi

@@ -14,7 +14,7 @@ TASKS = {"simpledoorkey": "SimpleDoorKey", "lavadoorkey": "LavaDoorKey", "colore
 
 # config kind -> (trainer, acting policy)
 KINDS = {"ppo": ("ppo", "PointNavResNetPolicy"), "teacher": ("ppo", "L4TTeacherPolicy"),
-         "llm4teach": ("llm4teach", "PointNavResNetPolicy")}
+         "llm4teach": ("llm4teach", "L4TResNetPolicy")}
 
 
 def test_every_task_has_a_ppo_and_a_teacher_config():
@@ -95,7 +95,7 @@ def test_rearrange_student_ignores_the_teacher_scene_vector(composed):
     import numpy as np
     from gym import spaces
 
-    from habitat_llm4teach.envs.rearrange.policy import L4TResNetPolicy
+    from habitat_llm4teach.distill.student import L4TResNetPolicy
     from habitat_llm4teach.envs.rearrange.scene import SCENE_VECTOR_SIZE
 
     config = composed("rearrange/pick_llm4teach", ["habitat_baselines.rl.ppo.hidden_size=32",

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from typing import Any, Optional
 
@@ -48,6 +49,7 @@ from habitat_baselines.rl.ddppo import ddp_utils
 from habitat_baselines.rl.ddppo.ddp_utils import EXIT, rank0_only, resume_state_filename
 from habitat_baselines.rl.ppo.ppo_trainer import PPOTrainer
 from habitat_baselines.utils.timing import g_timer
+from tqdm import tqdm
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.checkpoints import CheckpointError
@@ -139,6 +141,7 @@ class L4TTrainer(PPOTrainer):
         self._last_checkpoint_step: Optional[int] = None
         self._teacher_retired = False  # logged once when lambda reaches 0 for good
         self._reached_stop_success = False
+        self._progress: Optional[tqdm] = None
 
     # -- set-up ---------------------------------------------------------------------------------------
 
@@ -161,6 +164,7 @@ class L4TTrainer(PPOTrainer):
             except BaseException:
                 self.envs.close()
                 raise
+        self._progress = self._make_progress_bar()
         self._episodes = EpisodeLog(
             self.config.llm4teach.run_dir, *_rank_and_world_size(), resume=trainer_state is not None
         )
@@ -184,6 +188,15 @@ class L4TTrainer(PPOTrainer):
             logger.info(
                 f"llm4teach: {self._schedule.name} distillation schedule, plan cache {self._teacher.cache_path or '(in memory)'}"
             )
+
+    @rank0_only
+    def _make_progress_bar(self) -> Optional[tqdm]:
+        total = self.config.habitat_baselines.total_num_steps
+        if total <= 0:
+            return None  # budget in updates: habitat's log lines show progress
+        # Not a tty (CI, nohup): one line per ~30 s instead of a redrawn bar.
+        return tqdm(total=int(total), initial=int(self.num_steps_done), unit="step", desc="llm4teach", dynamic_ncols=True,
+                    mininterval=1.0 if sys.stderr.isatty() else 30.0)
 
     def _trainer_state(self) -> dict[str, Any]:
         return {
@@ -289,6 +302,14 @@ class L4TTrainer(PPOTrainer):
         teacher_stats = {k: v for k, v in losses.items() if k.startswith(TEACHER_STATS_PREFIX)}
         learner_losses = {k: v for k, v in losses.items() if k not in teacher_stats}
         super()._training_log(writer, learner_losses, prev_time)
+        if self._progress is not None:
+            self._progress.update(min(self.num_steps_done, self._progress.total) - self._progress.n)
+            postfix = {"lambda": losses.get(DISTILL_LAMBDA, 0.0)}
+            if self.window_episode_stats.get("count"):
+                success = self._windowed_student_success()
+                if success is not None:
+                    postfix["success"] = success
+            self._progress.set_postfix(postfix, refresh=False)
         for name, value in teacher_stats.items():
             writer.add_scalar(name, value, self.num_steps_done)
         if self.num_updates_done % self.config.habitat_baselines.log_interval == 0:
@@ -310,6 +331,8 @@ class L4TTrainer(PPOTrainer):
     def train(self) -> None:
         super().train()
         self._episodes.close()
+        if self._progress is not None:
+            self._progress.close()
         if EXIT.is_set() or not self.is_done():
             return  # interrupted: habitat saved a resume state, training is not over
         self._save_final_checkpoint()

@@ -69,6 +69,9 @@ class InprocTeacher:
         self._guided_steps = 0
         self._cache_hits_seen = planner.cache.hits
         self._cache_misses_seen = planner.cache.misses
+        # Per env of the latest batch, for video overlays: the most probable plan and its current skill ("" unguided).
+        self.last_plans: list[str] = []
+        self.last_skills: list[str] = []
 
     @classmethod
     def from_config(cls, teacher_config: Any, observation_space: spaces.Dict, action_space: spaces.Space) -> "InprocTeacher":
@@ -92,12 +95,16 @@ class InprocTeacher:
         symbolic_np = symbolic.cpu().numpy()  # [N, S]
         teacher_probs = np.empty((len(symbolic_np), self.num_actions), dtype=np.float32)  # [N, A]
         teacher_guided = np.empty((len(symbolic_np), 1), dtype=bool)  # [N, 1]
+        self.last_plans, self.last_skills = [], []
         for env_index, flat in enumerate(symbolic_np):
             perception = perceive_minigrid(flat, *self.grid_size, self.mission)
             plans = self.planner.plan(describe(perception), perception)
             output = teacher_action_distribution(plans, perception, self.num_actions)
             teacher_probs[env_index] = output.probs
             teacher_guided[env_index, 0] = output.guided
+            top = max(plans.plans, key=lambda plan: plan.prob, default=None)
+            self.last_plans.append(f"{top.text} ({top.prob:.2f})" if top is not None else "")
+            self.last_skills.append(output.skill)
         self._steps += len(symbolic_np)
         self._guided_steps += int(teacher_guided.sum())
         return TeacherGuidance(torch.from_numpy(teacher_probs), torch.from_numpy(teacher_guided))

@@ -95,7 +95,7 @@ def test_readiness_check_names_the_install_and_download_commands(composed, tmp_p
 
 
 def test_plan_overlay_writes_the_teachers_skill_into_policy_info(composed, tiny_model_dir):
-    from habitat_llm4teach.envs.rearrange.policy import L4TResNetPolicy
+    from habitat_llm4teach.distill.student import L4TResNetPolicy
 
     obs = _observations(2)
     config = composed("rearrange/pick_llm4teach", [
