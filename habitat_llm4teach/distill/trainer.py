@@ -7,8 +7,11 @@ DD-PPO under torchrun: PPOTrainer detects the world size, and the agent then
 builds ``distrib_updater_name`` (L4TDistillDDPPO) instead of ``updater_name``
 (L4TDistillPPO).
 
-Each rank runs its own blocking in-process teacher (teacher/guidance.py); only rank 0
-writes the plan cache file. What each override adds to PPOTrainer (each calls
+The teacher is the node's teacher server (server/client.py: local rank 0 starts
+it, every rank asks it without waiting) or, with
+``llm4teach.teacher.server.enabled=false``, a blocking in-process teacher per rank
+(teacher/guidance.py); only rank 0 writes (or asks the server to write) the plan
+cache file. What each override adds to PPOTrainer (each calls
 habitat's method):
 
 - ``_init_train``: refuses a resume state written by another trainer (before
@@ -49,6 +52,7 @@ from habitat_baselines.utils.timing import g_timer
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.checkpoints import CheckpointError
+from habitat_llm4teach.server.client import ServerTeacher, build_training_teacher
 from habitat_llm4teach.teacher.guidance import InprocTeacher
 from habitat_llm4teach.distill.schedules import DistillSchedule, build_schedule
 from habitat_llm4teach.distill.storage import L4TRolloutStorage
@@ -114,7 +118,7 @@ def next_checkpoint_index(folder: str) -> int:
 
 @baseline_registry.register_trainer(name=TRAINER_NAME)
 class L4TTrainer(PPOTrainer):
-    _teacher: InprocTeacher
+    _teacher: InprocTeacher | ServerTeacher
     _schedule: DistillSchedule
 
     def __init__(self, config: Any = None) -> None:
@@ -135,7 +139,7 @@ class L4TTrainer(PPOTrainer):
         super()._init_train(resume_state)  # self.config is the resume state's from here on, if any
 
         try:
-            self._teacher = InprocTeacher.from_config(
+            self._teacher = build_training_teacher(
                 self.config.llm4teach.teacher, self._env_spec.observation_space, self._env_spec.action_space
             )
         except BaseException:
@@ -235,7 +239,11 @@ class L4TTrainer(PPOTrainer):
         self._last_checkpoint_step = self.num_steps_done
 
     def train(self) -> None:
-        super().train()
+        try:
+            super().train()
+        finally:
+            if hasattr(self, "_teacher"):
+                self._teacher.close()  # stops the teacher server this rank started (also on a crash)
         if EXIT.is_set() or not self.is_done():
             return  # interrupted: habitat saved a resume state, training is not over
         self._save_final_checkpoint()
