@@ -177,6 +177,8 @@ class TeacherClient:
         self.answers: dict[str, PlanDistribution] = {}
         self._outstanding: dict[int, tuple[str, float]] = {}  # request id -> (description, sent at)
         self._in_flight: set[str] = set()
+        self._late: dict[int, str] = {}  # timed-out request id -> description: a late answer is still used
+        self._ready_at = 0.0
         self.ready = False
         self.gave_up = False
         self.restarts = self.timeouts = self.dropped = 0
@@ -242,10 +244,11 @@ class TeacherClient:
             self._fail(now, f"the teacher server at {self.connection.address} {state} within {limit:g} s")
             return
         for request_id, (description, sent_at) in list(self._outstanding.items()):
-            if now - sent_at > self.config.timeout_s:
+            if self.ready and now - max(sent_at, self._ready_at) > self.config.timeout_s:
                 self.timeouts += 1
                 self.dropped += 1
                 self._forget(request_id)
+                self._late[request_id] = description
         if now - self._last_ping_at >= self.config.heartbeat_s:
             self._ping(now)
 
@@ -255,10 +258,10 @@ class TeacherClient:
         if self._unanswered_ping_at is None:
             self._unanswered_ping_at = now
 
-    def _forget(self, request_id: int) -> Optional[str]:
+    def _forget(self, request_id: Optional[int]) -> Optional[str]:
         found = self._outstanding.pop(request_id, None)
         if found is None:
-            return None  # a reply to a request dropped earlier (timeout or restart)
+            return self._late.pop(request_id, None)  # a reply to a request that timed out, or none
         self._in_flight.discard(found[0])
         return found[0]
 
@@ -291,6 +294,7 @@ class TeacherClient:
             self._give_up(f"the teacher server at {self.connection.address} serves '{served}', not '{self.model}'")
             return
         self.ready = True
+        self._ready_at = now
         self._failures = 0
         logger.info(
             f"llm4teach: teacher server ready at {self.connection.address} (pid {pong.fields.get('pid')}, "
@@ -302,6 +306,7 @@ class TeacherClient:
         self.dropped += len(self._outstanding)
         self._outstanding.clear()
         self._in_flight.clear()
+        self._late.clear()
         self._failures += 1
         if self.process is None:  # attached: whoever owns the server restarts it; reconnect and keep waiting
             logger.warning(f"llm4teach: {reason}; steps go unguided until it answers again")
@@ -339,11 +344,14 @@ class TeacherClient:
             self.process.stop()
 
 
+_COUNTERS = ("requests", "cache_hits", "computed", "coalesced", "batches", "uptime_s")
+
+
 def _delta_stats(now: dict[str, float], before: Optional[dict[str, float]]) -> dict[str, float]:
-    """Counters since ``before``; a restarted server (uptime went back) counts from zero."""
+    """Server counters since ``before``; a restarted server (uptime went back) counts from zero."""
     if before is None or now["uptime_s"] < before["uptime_s"]:
-        before = {k: 0.0 for k in now}
-    return {k: now[k] - before[k] for k in ("requests", "cache_hits", "computed", "coalesced", "batches", "uptime_s")}
+        before = dict.fromkeys(_COUNTERS, 0.0)
+    return {k: now[k] - before[k] for k in _COUNTERS}
 
 
 def _nan_div(a: float, b: float) -> float:
@@ -449,16 +457,17 @@ class ServerTeacher:
             DROPPED: float(client.dropped),
             UP: float(client.ready),
         }
-        if client.server_stats is not None:
-            delta = _delta_stats(client.server_stats, self._stats_before)
-            stats.update({
-                REQUESTS_PER_S: _nan_div(delta["requests"], delta["uptime_s"]),
-                MEAN_BATCH_SIZE: _nan_div(delta["computed"], delta["batches"]),
-                COALESCED: delta["coalesced"],
-                SERVER_CACHE_HIT_RATE: _nan_div(delta["cache_hits"], delta["requests"]),
-                QUEUE_DEPTH: float(client.server_stats["queue_depth"]),
-            })
-            self._stats_before = client.server_stats
+        # The same keys on every rank and every update: DD-PPO all-reduces them as one sorted vector.
+        server = client.server_stats
+        delta = _delta_stats(server, self._stats_before) if server is not None else dict.fromkeys(_COUNTERS, 0.0)
+        stats.update({
+            REQUESTS_PER_S: _nan_div(delta["requests"], delta["uptime_s"]),
+            MEAN_BATCH_SIZE: _nan_div(delta["computed"], delta["batches"]),
+            COALESCED: delta["coalesced"],
+            SERVER_CACHE_HIT_RATE: _nan_div(delta["cache_hits"], delta["requests"]),
+            QUEUE_DEPTH: float(server["queue_depth"]) if server is not None else float("nan"),
+        })
+        self._stats_before = server
         client.latencies_ms = []
         self._steps = self._guided_steps = self._lookups = self._table_hits = 0
         return stats

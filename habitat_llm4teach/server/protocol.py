@@ -2,7 +2,8 @@
 
 Owns what travels between :mod:`client` and :mod:`server`. Every message is one
 ZeroMQ frame holding a JSON object with ``v`` (protocol version), ``type`` and
-``id`` (the client's request id, echoed in the reply). Client -> server:
+``id`` (the client's request id, echoed in the reply; ``null`` only in an error
+about a message whose id could not be read). Client -> server:
 
 - ``plan``: ``model`` (the model the client expects), ``description`` (text as
   ``teacher/describe.py`` writes it) -> ``result`` or ``error``.
@@ -59,7 +60,7 @@ class ProtocolError(ValueError):
 @dataclass(frozen=True)
 class Message:
     type: str
-    id: int
+    id: Optional[int]
     fields: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,7 +76,9 @@ def _decode(frame: bytes, allowed: tuple[str, ...]) -> Message:
     if not isinstance(data, dict):
         raise ProtocolError(MALFORMED, f"message must be a JSON object, got {type(data).__name__}")
     request_id = data.get("id")
-    if not isinstance(request_id, int) or isinstance(request_id, bool):
+    # An error about a message whose id could not be read carries none.
+    unnumbered_error = request_id is None and data.get("type") == ERROR and ERROR in allowed
+    if not unnumbered_error and (not isinstance(request_id, int) or isinstance(request_id, bool)):
         raise ProtocolError(MALFORMED, f"message needs an integer 'id', got {request_id!r}")
     if data.get("v") != VERSION:
         raise ProtocolError(MALFORMED, f"protocol version {data.get('v')!r}, this side speaks {VERSION}", request_id)
