@@ -61,6 +61,37 @@ DEFAULT_TEACHER_MODEL = "data/models/qwen2.5-coder-1.5b/qwen2.5-coder-1.5b-instr
 
 
 @dataclass
+class TeacherServerConfig:
+    """The teacher inference server (habitat_llm4teach/server/): one process per node owning the LLM and plan cache."""
+
+    # False: every rank runs the blocking in-process teacher (teacher/guidance.py) instead.
+    enabled: bool = True
+    # tcp://host:port; "" = a free loopback port chosen by local rank 0 and shared with the node's other ranks.
+    address: str = ""
+    # True: local rank 0 starts the server (and restarts it); False: attach to a server already running at address.
+    spawn: bool = True
+    # Device of the server's LLM (e.g. "cuda:1", the last GPU); "" = llm4teach.teacher.device.
+    device: str = ""
+    # Dynamic batching: run a backend call once max_batch new descriptions wait or the oldest waited max_wait_ms.
+    max_batch: int = 32
+    max_wait_ms: float = 20.0
+    # New descriptions waiting beyond this are refused with a queue_full error (asked again later).
+    max_queue: int = 4096
+    # False (default): a step whose description has no answer yet is unguided; True: wait (paper replication).
+    blocking: bool = False
+    # A server silent this long (heartbeat) is declared hung or dead; a request unanswered this long is dropped.
+    timeout_s: float = 60.0
+    heartbeat_s: float = 1.0
+    # How long a (re)started server may take to load its model and answer its first heartbeat.
+    ready_timeout_s: float = 600.0
+    # Restart back-off: first delay, doubled per consecutive failure up to restart_backoff_max_s.
+    restart_backoff_s: float = 1.0
+    restart_backoff_max_s: float = 60.0
+    # Consecutive failed starts after which training goes on without a teacher (plain PPO).
+    max_restarts: int = 5
+
+
+@dataclass
 class TeacherConfig:
     """The LLM teacher: model, planning mode and plan cache."""
 
@@ -85,8 +116,12 @@ class TeacherConfig:
     mission: str = "open the door"
     # Teacher acting on its own (teacher-only evaluation): argmax of its action distribution.
     greedy: bool = True
-    # Habitat pick/place evaluation: write the teacher's current skill onto the student's video frames.
+    # Evaluation videos (L4TResNetPolicy): write the teacher's plan and current skill onto the student's frames.
     plan_overlay: bool = False
+    # Training: where the teacher runs (the inference server by default; MiniGrid only).
+    server: TeacherServerConfig = field(default_factory=TeacherServerConfig)
+    # Training: append every description the teacher is asked (one JSON line per env step) to this file.
+    trace_path: Optional[str] = None
 
 
 @dataclass

@@ -7,8 +7,11 @@ DD-PPO under torchrun: PPOTrainer detects the world size, and the agent then
 builds ``distrib_updater_name`` (L4TDistillDDPPO) instead of ``updater_name``
 (L4TDistillPPO).
 
-Each rank runs its own blocking in-process teacher (teacher/guidance.py); only rank 0
-writes the plan cache file. What each override adds to PPOTrainer (each calls
+The teacher is the node's teacher server (server/client.py: local rank 0 starts
+it, every rank asks it without waiting) or, with
+``llm4teach.teacher.server.enabled=false``, a blocking in-process teacher per rank
+(teacher/guidance.py); only rank 0 writes (or asks the server to write) the plan
+cache file. What each override adds to PPOTrainer (each calls
 habitat's method):
 
 - ``_init_train``: refuses a resume state written by another trainer (before
@@ -53,13 +56,14 @@ from tqdm import tqdm
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.checkpoints import CheckpointError
-from habitat_llm4teach.teacher.guidance import InprocTeacher, build_teacher
 from habitat_llm4teach.distill.continuous import (
     L4TContinuousDistillDDPPO,
     L4TContinuousDistillPPO,
     L4TContinuousRolloutStorage,
 )
 from habitat_llm4teach.distill.episodes import EpisodeLog
+from habitat_llm4teach.server.client import ServerTeacher, build_training_teacher
+from habitat_llm4teach.teacher.guidance import InprocTeacher
 from habitat_llm4teach.distill.schedules import DistillSchedule, build_schedule
 from habitat_llm4teach.distill.storage import TEACHER_GUIDED, L4TRolloutStorage
 from habitat_llm4teach.distill.updater import (
@@ -131,7 +135,8 @@ def next_checkpoint_index(folder: str) -> int:
 
 @baseline_registry.register_trainer(name=TRAINER_NAME)
 class L4TTrainer(PPOTrainer):
-    _teacher: InprocTeacher  # or envs/rearrange/guidance.RearrangeInprocTeacher (same interface)
+    # InprocTeacher, ServerTeacher or envs/rearrange/guidance.RearrangeInprocTeacher (same interface); None: plain PPO
+    _teacher: Optional[InprocTeacher | ServerTeacher]
     _schedule: DistillSchedule
 
     def __init__(self, config: Any = None) -> None:
@@ -142,6 +147,8 @@ class L4TTrainer(PPOTrainer):
         self._teacher_retired = False  # logged once when lambda reaches 0 for good
         self._reached_stop_success = False
         self._progress: Optional[tqdm] = None
+        self._teacher = None
+        self._episodes: Optional[EpisodeLog] = None
 
     # -- set-up ---------------------------------------------------------------------------------------
 
@@ -158,7 +165,7 @@ class L4TTrainer(PPOTrainer):
         self._teacher = None  # schedule "none": plain PPO through this trainer, no LLM loaded
         if not self._schedule.is_off(0):
             try:
-                self._teacher = build_teacher(
+                self._teacher = build_training_teacher(
                     self.config.llm4teach.teacher, self._env_spec.observation_space, self._env_spec.action_space
                 )
             except BaseException:
@@ -329,10 +336,15 @@ class L4TTrainer(PPOTrainer):
         self._last_checkpoint_step = self.num_steps_done
 
     def train(self) -> None:
-        super().train()
-        self._episodes.close()
-        if self._progress is not None:
-            self._progress.close()
+        try:
+            super().train()
+        finally:
+            if self._teacher is not None:
+                self._teacher.close()  # stops the teacher server this rank started (also on a crash)
+            if self._episodes is not None:
+                self._episodes.close()
+            if self._progress is not None:
+                self._progress.close()
         if EXIT.is_set() or not self.is_done():
             return  # interrupted: habitat saved a resume state, training is not over
         self._save_final_checkpoint()

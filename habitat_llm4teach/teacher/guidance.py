@@ -5,13 +5,16 @@ decodes the ``minigrid_symbolic`` observation (perception.py), describes it
 (describe.py), asks the planner (planner.py, plan cache first) and turns the
 plans into a distribution over the student's actions (teacher.py). It also
 owns the teacher's statistics for logging (plan-cache hit rate, guided
-fraction). An inference-server client will replace it behind the same
-``guide`` call.
+fraction), the checks of the env shared with the server-backed teacher
+(server/client.py, same interface), and the optional trace of descriptions.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -51,6 +54,33 @@ def check_action_space(env_action_space: spaces.Space) -> None:
         )
 
 
+def check_teacher_env(observation_space: spaces.Dict, action_space: spaces.Space) -> tuple[int, int]:
+    """Raise unless the env gives the teacher what it reads and acts with; the grid size (W, H) of its map."""
+    check_action_space(action_space)
+    if keys.MINIGRID_SYMBOLIC not in observation_space.spaces:
+        raise ConfigError(
+            f"the teacher reads the '{keys.MINIGRID_SYMBOLIC}' observation, which the env does not provide "
+            f"(observations: {sorted(observation_space.spaces)})"
+        )
+    return grid_size_from_symbolic_length(observation_space[keys.MINIGRID_SYMBOLIC].shape[0])
+
+
+class DescriptionTrace:
+    """Appends the descriptions the teacher is asked, one JSON line per env step:
+    ``{"t": seconds since the trace opened, "descriptions": [one per env]}`` (scripts/bench_teacher_server.py replays it)."""
+
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._file = open(path, "a")
+        self._start = time.monotonic()
+
+    def record(self, descriptions: list[str]) -> None:
+        self._file.write(json.dumps({"t": round(time.monotonic() - self._start, 3), "descriptions": descriptions}) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
 @dataclass(frozen=True)
 class TeacherGuidance:
     teacher_probs: torch.Tensor  # [N, A] float32, uniform where not guided
@@ -60,10 +90,13 @@ class TeacherGuidance:
 class InprocTeacher:
     """Blocking in-process teacher: one planner, queried env by env."""
 
-    def __init__(self, planner: "Planner", grid_size: tuple[int, int], mission: str) -> None:
+    def __init__(
+        self, planner: "Planner", grid_size: tuple[int, int], mission: str, trace: Optional[DescriptionTrace] = None
+    ) -> None:
         self.planner = planner
         self.grid_size = grid_size
         self.mission = mission
+        self.trace = trace
         self.num_actions = int(TEACHER_ACTION_SPACE.n)
         self._steps = 0
         self._guided_steps = 0
@@ -76,14 +109,9 @@ class InprocTeacher:
     @classmethod
     def from_config(cls, teacher_config: Any, observation_space: spaces.Dict, action_space: spaces.Space) -> "InprocTeacher":
         """Check the env against the teacher first (cheap), then load the planner and its LLM."""
-        check_action_space(action_space)
-        if keys.MINIGRID_SYMBOLIC not in observation_space.spaces:
-            raise ConfigError(
-                f"the teacher reads the '{keys.MINIGRID_SYMBOLIC}' observation, which the env does not provide "
-                f"(observations: {sorted(observation_space.spaces)})"
-            )
-        grid_size = grid_size_from_symbolic_length(observation_space[keys.MINIGRID_SYMBOLIC].shape[0])
-        return cls(build_planner(teacher_config), grid_size, teacher_config.mission)
+        grid_size = check_teacher_env(observation_space, action_space)
+        trace = DescriptionTrace(teacher_config.trace_path) if teacher_config.trace_path else None
+        return cls(build_planner(teacher_config), grid_size, teacher_config.mission, trace)
 
     @property
     def cache_path(self) -> Optional[str]:
@@ -95,10 +123,13 @@ class InprocTeacher:
         symbolic_np = symbolic.cpu().numpy()  # [N, S]
         teacher_probs = np.empty((len(symbolic_np), self.num_actions), dtype=np.float32)  # [N, A]
         teacher_guided = np.empty((len(symbolic_np), 1), dtype=bool)  # [N, 1]
+        perceptions = [perceive_minigrid(flat, *self.grid_size, self.mission) for flat in symbolic_np]
+        descriptions = [describe(p) for p in perceptions]
+        if self.trace is not None:
+            self.trace.record(descriptions)
         self.last_plans, self.last_skills = [], []
-        for env_index, flat in enumerate(symbolic_np):
-            perception = perceive_minigrid(flat, *self.grid_size, self.mission)
-            plans = self.planner.plan(describe(perception), perception)
+        for env_index, (description, perception) in enumerate(zip(descriptions, perceptions)):
+            plans = self.planner.plan(description, perception)
             output = teacher_action_distribution(plans, perception, self.num_actions)
             teacher_probs[env_index] = output.probs
             teacher_guided[env_index, 0] = output.guided
@@ -128,6 +159,10 @@ class InprocTeacher:
 
     def save_cache(self) -> None:
         self.planner.cache.save()
+
+    def close(self) -> None:
+        if self.trace is not None:
+            self.trace.close()
 
 
 TEACHER_ENVS = ("minigrid", "rearrange")

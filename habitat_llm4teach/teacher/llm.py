@@ -10,7 +10,8 @@ well under a second); its sha256 is checked against the known models of
 
 Scoring reuses KV caches: a static prefix (system prompt and examples) is run
 once per model, each query's own tokens once, and all candidate continuations
-in one batched forward pass.
+in one batched forward pass; :meth:`CausalLM.score_batch` does the same for the
+queries of several descriptions at once (cross-prompt batching for the server).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ KNOWN_GGUF_SHA256 = {
     "SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 }
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+def model_name(ref: str) -> str:
+    """How plan caches and the teacher server name the model ``ref`` refers to (a file's or folder's name)."""
+    return Path(ref).name if Path(ref).exists() else ref
 
 
 class ModelLoadError(RuntimeError):
@@ -145,7 +151,7 @@ class CausalLM:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         torch_dtype = _DTYPES[dtype]
         folder = resolve_model(ref, torch_dtype)
-        self.name = Path(ref).name if Path(ref).exists() else ref
+        self.name = model_name(ref)
         self.device = torch.device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         # device_map places the weights through accelerate (e.g. "cuda:1" for a dedicated teacher GPU).
@@ -185,33 +191,103 @@ class CausalLM:
             self._prefix = _PrefixState(static_text, out.past_key_values, ids.shape[1])
         return self._prefix
 
-    @torch.inference_mode()
     def score(self, prompt: str, continuations: Sequence[str], static_prefix: str = "") -> np.ndarray:
         """Log-likelihood of each continuation after ``prompt``: array [C, 2] of (sum, mean) over tokens.
 
         ``static_prefix`` (a prefix of ``prompt`` shared by many calls) is computed once and reused.
         """
-        cache, past_len, last_logits = self._prefill(prompt, static_prefix)  # last_logits [1, V]
-        encoded = [self.tokenizer(c, add_special_tokens=False).input_ids for c in continuations]
-        if any(len(e) == 0 for e in encoded):
+        return self.score_batch([prompt], [continuations], static_prefix)[0]
+
+    @torch.inference_mode()
+    def score_batch(
+        self, prompts: Sequence[str], continuations: Sequence[Sequence[str]], static_prefix: str = "",
+        max_rows: int = 64,
+    ) -> list[np.ndarray]:
+        """:meth:`score` for several prompts at once: one [C_i, 2] array per prompt.
+
+        Prompts are processed in groups of at most ``max_rows`` continuation rows (bounding the
+        memory of the repeated prefix cache); each group costs two forward passes on top of the
+        cached ``static_prefix``.
+        """
+        if len(prompts) != len(continuations):
+            raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuation lists")
+        results: list[np.ndarray] = []
+        group: list[int] = []
+        rows = 0
+        for i, conts in enumerate(continuations):
+            if not conts:
+                raise ValueError(f"prompt {i} has no continuations to score")
+            if group and rows + len(conts) > max_rows:
+                results += self._score_group([prompts[j] for j in group], [continuations[j] for j in group], static_prefix)
+                group, rows = [], 0
+            group.append(i)
+            rows += len(conts)
+        if group:
+            results += self._score_group([prompts[j] for j in group], [continuations[j] for j in group], static_prefix)
+        return results
+
+    def _score_group(
+        self, prompts: Sequence[str], continuations: Sequence[Sequence[str]], static_prefix: str
+    ) -> list[np.ndarray]:
+        """Two passes: the queries right-padded as one batch, then every candidate of every query.
+
+        Right padding keeps each query's positions contiguous after the prefix, and causal
+        attention never lets a real token see the pads after it. Candidates are placed after the
+        longest query with the pads masked out and their positions continuing their own query's.
+        """
+        pad = self.tokenizer.pad_token_id
+        queries = []
+        for prompt in prompts:
+            if not prompt.startswith(static_prefix):
+                raise ValueError("static_prefix must be a prefix of prompt")
+            ids = self.tokenizer(prompt[len(static_prefix):], add_special_tokens=False).input_ids
+            if not ids:
+                raise ValueError("prompt adds no tokens to static_prefix")
+            queries.append(ids)
+        encoded = [[self.tokenizer(c, add_special_tokens=False).input_ids for c in conts] for conts in continuations]
+        if any(len(e) == 0 for conts in encoded for e in conts):
             raise ValueError("empty continuation")
-        longest = max(len(e) for e in encoded)
-        batch = len(encoded)
-        cont_ids = torch.full((batch, longest), self.tokenizer.pad_token_id, dtype=torch.long, device=self.device)
-        cont_mask = torch.zeros((batch, longest), dtype=torch.long, device=self.device)
-        for i, ids in enumerate(encoded):
-            cont_ids[i, : len(ids)] = torch.tensor(ids)
-            cont_mask[i, : len(ids)] = 1
-        cache.batch_repeat_interleave(batch)
-        attention = torch.cat([torch.ones((batch, past_len), dtype=torch.long, device=self.device), cont_mask], 1)
-        cont_logits = self.model(cont_ids, past_key_values=cache, attention_mask=attention).logits.float()
+
+        batch = len(queries)
+        query_ids, query_mask = self._right_padded(queries, pad)  # [B, Lq]
+        query_lens = query_mask.sum(1)  # [B]
+        if static_prefix:
+            prefix = self._run_prefix(static_prefix)
+            cache, past_len = copy.deepcopy(prefix.cache), prefix.length
+            cache.batch_repeat_interleave(batch)
+        else:
+            cache, past_len = None, 0
+        ones = lambda n: torch.ones((n, past_len), dtype=torch.long, device=self.device)  # noqa: E731
+        out = self.model(query_ids, past_key_values=cache, attention_mask=torch.cat([ones(batch), query_mask], 1), use_cache=True)
+        last_logits = out.logits[torch.arange(batch, device=self.device), query_lens - 1].float()  # [B, V]
+
+        row_query = torch.tensor([i for i, conts in enumerate(encoded) for _ in conts], device=self.device)  # [R]
+        cont_ids, cont_mask = self._right_padded([e for conts in encoded for e in conts], pad)  # [R, Lc]
+        rows = len(row_query)
+        cache = out.past_key_values
+        cache.reorder_cache(row_query)
+        attention = torch.cat([ones(rows), query_mask[row_query], cont_mask], 1)
+        positions = past_len + query_lens[row_query, None] + torch.arange(cont_ids.shape[1], device=self.device)[None]
+        cont_logits = self.model(cont_ids, past_key_values=cache, attention_mask=attention, position_ids=positions).logits.float()
         # Token j is predicted by the logits before it: the query's last for j = 0.
-        predicting = torch.cat([last_logits.expand(batch, 1, -1), cont_logits[:, :-1]], 1)
+        predicting = torch.cat([last_logits[row_query, None], cont_logits[:, :-1]], 1)
         token_logprobs = torch.log_softmax(predicting, -1).gather(-1, cont_ids.unsqueeze(-1)).squeeze(-1)
         token_logprobs = token_logprobs * cont_mask
         sums = token_logprobs.sum(1)
         means = sums / cont_mask.sum(1)
-        return torch.stack([sums, means], 1).cpu().numpy()
+        both = torch.stack([sums, means], 1).cpu().numpy()  # [R, 2]
+        bounds = np.cumsum([0] + [len(conts) for conts in encoded])
+        return [both[bounds[i]:bounds[i + 1]] for i in range(batch)]
+
+    def _right_padded(self, sequences: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids [N, L] right-padded with ``pad`` and their attention mask [N, L]."""
+        longest = max(len(s) for s in sequences)
+        ids = torch.full((len(sequences), longest), pad, dtype=torch.long, device=self.device)
+        mask = torch.zeros((len(sequences), longest), dtype=torch.long, device=self.device)
+        for i, seq in enumerate(sequences):
+            ids[i, : len(seq)] = torch.tensor(seq)
+            mask[i, : len(seq)] = 1
+        return ids, mask
 
     @torch.inference_mode()
     def _prefill(self, prompt: str, static_prefix: str) -> tuple[object, int, torch.Tensor]:

@@ -8,7 +8,10 @@
   temperature, validate each against the skill grammar and the perceived
   objects, and turn plan frequencies into probabilities.
 
-Both look answers up in the :class:`PlanCache` first.
+Both look answers up in the :class:`PlanCache` first. ``plan_batch`` answers
+several descriptions at once (the inference server's batches): ScorePlanner
+scores all their candidates in one cross-prompt backend call; SamplePlanner
+asks one description after the other.
 """
 
 from __future__ import annotations
@@ -128,14 +131,35 @@ class Planner(ABC):
         query = {"role": "user", "content": user_message(description, self.prompts.candidate_skills(perception), self.ask)}
         return self.llm.render_chat([*self._messages_before_query, query])
 
+    def cache_key(self, description: str) -> CacheKey:
+        return CacheKey(description, self.llm.name, self.prompts.version, self.cache_mode)
+
     def plan(self, description: str, perception: Perception) -> PlanDistribution:
-        key = CacheKey(description, self.llm.name, self.prompts.version, self.cache_mode)
+        key = self.cache_key(description)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
         answer = self._query(self.prompt(description, perception), perception)
         self.cache.put(key, answer)
         return answer
+
+    def plan_batch(self, queries: Sequence[tuple[str, Perception]]) -> list[PlanDistribution]:
+        """:meth:`plan` for several (description, perception) pairs: cache first, each new description asked once,
+        all of them in one backend call where the planner supports it."""
+        answers: dict[str, Optional[PlanDistribution]] = {}
+        for description, _ in queries:
+            if description not in answers:
+                answers[description] = self.cache.get(self.cache_key(description))
+        new = {d: p for d, p in queries if answers[d] is None}
+        if new:
+            prompts = [self.prompt(d, p) for d, p in new.items()]
+            for description, answer in zip(new, self._query_batch(prompts, list(new.values()))):
+                self.cache.put(self.cache_key(description), answer)
+                answers[description] = answer
+        return [answers[d] for d, _ in queries]
+
+    def _query_batch(self, prompts: Sequence[str], perceptions: Sequence[Perception]) -> list[PlanDistribution]:
+        return [self._query(prompt, perception) for prompt, perception in zip(prompts, perceptions)]
 
 
 class ScorePlanner(Planner):
@@ -160,18 +184,29 @@ class ScorePlanner(Planner):
     def _example_answer(self, example: tuple[str, str, str]) -> str:
         return example[1]
 
-    def skill_scores(self, prompt: str, candidates: Sequence[SkillCall]) -> np.ndarray:
-        """Length-normalised (or summed) log-likelihood of each candidate as the answer."""
-        scores = self.llm.score(prompt, [str(c) for c in candidates], static_prefix=self.static_prefix)
+    def _column(self, scores: np.ndarray) -> np.ndarray:
         return scores[:, 1] if self.length_norm == "mean" else scores[:, 0]
 
-    def _query(self, prompt: str, perception: Perception) -> PlanDistribution:
-        candidates = self.prompts.candidate_skills(perception)
-        logits = self.skill_scores(prompt, candidates) / self.sharpen_temperature
+    def skill_scores(self, prompt: str, candidates: Sequence[SkillCall]) -> np.ndarray:
+        """Length-normalised (or summed) log-likelihood of each candidate as the answer."""
+        return self._column(self.llm.score(prompt, [str(c) for c in candidates], static_prefix=self.static_prefix))
+
+    def _distribution(self, candidates: Sequence[SkillCall], scores: np.ndarray) -> PlanDistribution:
+        logits = scores / self.sharpen_temperature
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         order = np.argsort(-probs, kind="stable")
         return PlanDistribution(tuple(Plan((candidates[i],), float(probs[i])) for i in order))
+
+    def _query(self, prompt: str, perception: Perception) -> PlanDistribution:
+        candidates = self.prompts.candidate_skills(perception)
+        return self._distribution(candidates, self.skill_scores(prompt, candidates))
+
+    def _query_batch(self, prompts: Sequence[str], perceptions: Sequence[Perception]) -> list[PlanDistribution]:
+        """Every candidate of every prompt in one cross-prompt batch (CausalLM.score_batch)."""
+        candidates = [self.prompts.candidate_skills(p) for p in perceptions]
+        scores = self.llm.score_batch(prompts, [[str(c) for c in cs] for cs in candidates], static_prefix=self.static_prefix)
+        return [self._distribution(cs, self._column(s)) for cs, s in zip(candidates, scores)]
 
 
 class SamplePlanner(Planner):

@@ -15,7 +15,7 @@ from habitat_baselines.common.baseline_registry import baseline_registry
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
 from omegaconf import OmegaConf
 
-from helpers import TINY_TRAINING, output_of, run_cli
+from helpers import TINY_TRAINING, output_of, run_cli, tensorboard_scalars
 from habitat_llm4teach import keys
 from habitat_llm4teach.checkpoints import CheckpointError, load_checkpoint_file
 from habitat_llm4teach.teacher.guidance import (
@@ -240,20 +240,9 @@ def _args(run_dir, model_dir, *extra):
     return [
         CONFIG, f"llm4teach.run_dir={run_dir}", f"llm4teach.teacher.model={model_dir}", "llm4teach.teacher.dtype=float32",
         f"llm4teach.teacher.cache_path={run_dir / 'plans.json'}", "habitat_baselines.eval.video_option=[]",
-        *TINY_TRAINING, *extra,
+        # The teacher server answers every step before the student's update, like the in-process teacher.
+        "llm4teach.teacher.server.blocking=true", *TINY_TRAINING, *extra,
     ]
-
-
-def _scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    found: dict[str, list[tuple[int, float]]] = {}
-    for events in sorted((run_dir / "tb").glob("events.out.tfevents.*")):
-        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
-        accumulator.Reload()
-        for tag in accumulator.Tags()["scalars"]:
-            found.setdefault(tag, []).extend((e.step, e.value) for e in accumulator.Scalars(tag))
-    return found
 
 
 def _logged_updates(log_text: str) -> list[tuple[int, float]]:
@@ -279,7 +268,7 @@ def distilled_run(tmp_path_factory, tiny_teacher_model):
 
 def test_training_logs_distill_and_teacher_metrics_and_lambda_follows_the_schedule(distilled_run):
     run_dir, _, _ = distilled_run
-    scalars = _scalars(run_dir)
+    scalars = tensorboard_scalars(run_dir)
     for tag in ("learner/distill/lambda", "learner/distill/loss", "learner/distill/agreement",
                 "learner/distill/guided_frac", PLAN_CACHE_HIT_RATE, GUIDED_FRAC):
         assert tag in scalars, sorted(scalars)
@@ -361,7 +350,7 @@ def test_same_config_trains_as_dd_ppo_under_torchrun(tmp_path, tiny_teacher_mode
     assert result.returncode == 0, out[-4000:]
     assert "Initialized DD-PPO with 2 workers" in out
     # DD-PPO may cut a straggler's rollout short (sync_frac), so step counts are not exact multiples.
-    lambdas = _scalars(tmp_path)["learner/distill/lambda"]
+    lambdas = tensorboard_scalars(tmp_path)["learner/distill/lambda"]
     assert [v for _, v in lambdas] == pytest.approx([10.0, 9.995])
     state = load_checkpoint_file(tmp_path / "checkpoints" / "latest.pth")["extra_state"]
     assert state["step"] == lambdas[-1][0] >= 128

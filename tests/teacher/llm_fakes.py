@@ -16,6 +16,7 @@ class FakeLLM:
         self.scores = scores or {}
         self.samples = list(samples)
         self.score_calls = 0
+        self.score_batch_sizes: list[int] = []
         self.sample_calls = 0
 
     def render_chat(self, messages, add_generation_prompt: bool = True) -> str:
@@ -27,6 +28,12 @@ class FakeLLM:
         self.score_calls += 1
         values = np.array([self.scores.get(c, -5.0) for c in continuations])
         return np.stack([values * 3, values], 1)
+
+    def score_batch(self, prompts: Sequence[str], continuations: Sequence[Sequence[str]], static_prefix: str = "") -> list[np.ndarray]:
+        self.score_batch_sizes.append(len(prompts))
+        scores = [self.score(p, c, static_prefix) for p, c in zip(prompts, continuations)]
+        self.score_calls -= len(prompts)  # one batched call, not len(prompts) single ones
+        return scores
 
     def sample(self, prompt: str, n: int, temperature: float, max_new_tokens: int = 48, static_prefix: str = "") -> list[str]:
         assert prompt.startswith(static_prefix)

@@ -122,3 +122,34 @@ def test_unreadable_gguf_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a gguf at all")
     with pytest.raises(ModelLoadError, match="cannot read GGUF"):
         resolve_model(str(bad))
+
+
+@pytest.mark.parametrize("use_static_prefix", [True, False])
+@pytest.mark.parametrize("max_rows", [64, 4])
+def test_cross_prompt_batched_scores_equal_one_prompt_at_a_time(tiny_lm, use_static_prefix, max_rows):
+    """Descriptions of different lengths with different candidate counts, right-padded into one batch."""
+    system_msg = {"role": "system", "content": "You plan for an agent."}
+    system = tiny_lm.render_chat([system_msg], add_generation_prompt=False)
+    users = [
+        "Agent sees <yellow key>, holds <nothing>. Goal: open the door.",
+        "Agent sees <nothing>, holds <nothing>.",
+        "Agent sees <yellow key>, <yellow door (locked)>, <red ball>, holds <nothing>. Goal: open the door.",
+    ]
+    prompts = [tiny_lm.render_chat([system_msg, {"role": "user", "content": u}]) for u in users]
+    candidates = [["explore", "pick up yellow key"], ["explore"], ["explore", "pick up yellow key", "open yellow door", "drop red key"]]
+    static = system if use_static_prefix else ""
+    batched = tiny_lm.score_batch(prompts, candidates, static_prefix=static, max_rows=max_rows)
+    assert [b.shape for b in batched] == [(2, 2), (1, 2), (4, 2)]
+    for prompt, conts, scores in zip(prompts, candidates, batched):
+        np.testing.assert_allclose(scores, tiny_lm.score(prompt, conts, static_prefix=static), atol=1e-4)
+        for (total, _), cont in zip(scores, conts):
+            assert total == pytest.approx(sum(full_sequence_logprobs(tiny_lm, prompt, cont)), abs=1e-3)
+
+
+def test_score_batch_rejects_bad_input(tiny_lm):
+    with pytest.raises(ValueError, match="2 prompts but 1 continuation lists"):
+        tiny_lm.score_batch(["a", "b"], [["x"]])
+    with pytest.raises(ValueError, match="no continuations"):
+        tiny_lm.score_batch(["a"], [[]])
+    with pytest.raises(ValueError, match="adds no tokens"):
+        tiny_lm.score_batch(["abc"], [["x"]], static_prefix="abc")

@@ -83,3 +83,25 @@ def test_sample_mode_never_crashes_on_garbage_and_counts_rejections():
 def test_no_valid_plan_means_no_guidance():
     answer = SamplePlanner(FakeLLM(samples=["", "teleport", "pick up the unicorn"]), num_samples=3).plan(DESCRIPTION, SCENE)
     assert not answer.has_guidance and answer.plans == () and answer.invalid >= 2
+
+
+def test_plan_batch_asks_each_new_description_once_in_one_call_and_matches_plan():
+    other = "Agent sees <nothing>, holds <yellow key>. Goal: open the door."
+    llm = FakeLLM(scores={"pick up yellow key": -0.2, "explore": -1.0, "drop yellow key": -0.5})
+    planner = ScorePlanner(llm, sharpen_temperature=0.5)
+    planner.plan(DESCRIPTION, SCENE)  # cached before the batch
+    queries = [(other, scene_from_description(other)), (DESCRIPTION, SCENE), (other, scene_from_description(other))]
+    answers = planner.plan_batch(queries)
+    assert llm.score_batch_sizes == [1]  # only the new description, once
+    assert [a.source for a in answers] == ["llm", "cache", "llm"] and answers[0] == answers[2]
+    single = ScorePlanner(FakeLLM(scores=llm.scores), sharpen_temperature=0.5).plan(other, scene_from_description(other))
+    assert answers[0].plans == single.plans
+    assert planner.plan(other, scene_from_description(other)).source == "cache"
+
+
+def test_sample_planner_plan_batch_queries_one_by_one():
+    llm = FakeLLM(samples=["pick up yellow key, open yellow door"])
+    planner = SamplePlanner(llm, num_samples=2)
+    other = "Agent sees <yellow key>, holds <nothing>. Goal: open the door."
+    answers = planner.plan_batch([(DESCRIPTION, SCENE), (other, scene_from_description(other))])
+    assert llm.sample_calls == 2 and all(a.has_guidance for a in answers)

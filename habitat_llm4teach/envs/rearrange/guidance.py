@@ -115,4 +115,8 @@ class RearrangeInprocTeacher:
     def save_cache(self) -> None:
         self.planner.cache.save()
 
+    def close(self) -> None:
+        """The trainer's end-of-training call: saves the plan cache (no process or file to release here)."""
+        self.planner.cache.save()
+
 

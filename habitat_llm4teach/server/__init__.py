@@ -1,0 +1,1 @@
+"""The teacher inference server: protocol, batching scheduler, server process, trainer-side client."""

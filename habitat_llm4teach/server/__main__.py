@@ -1,0 +1,44 @@
+"""Process entry point of the teacher server: ``python -m habitat_llm4teach.server --address tcp://127.0.0.1:PORT
+--teacher-config '<llm4teach.teacher as JSON>' [--parent-pid PID]``.
+
+Loads the planner (LLM and plan cache), binds, then serves; the first
+heartbeat answered is the readiness signal. SIGTERM/SIGINT while loading end
+the process at once (nothing to save yet); afterwards they stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Optional
+
+from omegaconf import OmegaConf
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m habitat_llm4teach.server", description=__doc__)
+    parser.add_argument("--address", required=True, help="ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:5555")
+    parser.add_argument("--teacher-config", required=True, help="llm4teach.teacher as a JSON object")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit once this process is no longer the parent")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s teacher-server %(levelname)s %(message)s", stream=sys.stderr)
+
+    from habitat_llm4teach.server.server import TeacherServer, install_signal_handlers
+    from habitat_llm4teach.teacher.planner import build_planner
+
+    config = OmegaConf.create(json.loads(args.teacher_config))
+    if config.server.device:
+        config.device = config.server.device
+    server = TeacherServer(
+        build_planner(config), args.address, config.server.max_batch, config.server.max_wait_ms,
+        config.server.max_queue, args.parent_pid,
+    )
+    install_signal_handlers(server)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The trainer's client against real server processes (tiny random LLM): non-blocking and blocking guidance,
+restart after a crash or a hang with the persisted cache reloaded, giving up, model mismatch, no orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
+from omegaconf import OmegaConf
+
+from habitat_llm4teach.config.structured import TeacherConfig
+from habitat_llm4teach.server import client as client_module
+from habitat_llm4teach.server.client import (
+    DROPPED, RESTARTS, UP, ServerProcess, ServerTeacher, TeacherClient, free_loopback_address,
+)
+from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
+from habitat_llm4teach.teacher.llm import model_name
+
+NOTHING = "Agent sees <nothing>, holds <nothing>. Goal: open the door."
+
+
+def symbolic_scene() -> np.ndarray:
+    """5x5 room with a yellow key and a locked yellow door; the agent at (1, 1) facing east, hands empty."""
+    grid = np.zeros((5, 5, 3), dtype=np.uint8)
+    grid[:, :, 0] = OBJECT_TO_IDX["empty"]
+    grid[[0, -1], :, 0] = grid[:, [0, -1], 0] = OBJECT_TO_IDX["wall"]
+    grid[3, 1] = (OBJECT_TO_IDX["key"], COLOR_TO_IDX["yellow"], 0)
+    grid[4, 2] = (OBJECT_TO_IDX["door"], COLOR_TO_IDX["yellow"], STATE_TO_IDX["locked"])
+    return np.concatenate([grid.reshape(-1), np.array([1, 1, 0, 0, 0, 0], dtype=np.uint8)])
+
+
+def teacher_config(model, tmp_path, **server):
+    config = OmegaConf.structured(TeacherConfig(model=str(model), dtype="float32", cache_path=str(tmp_path / "plans.json")))
+    config.server.update({"timeout_s": 5.0, "heartbeat_s": 0.2, "ready_timeout_s": 120.0, "restart_backoff_s": 0.2, **server})
+    return config
+
+
+def start_client(config) -> TeacherClient:
+    address = free_loopback_address()
+    return TeacherClient(address, model_name(config.model), config.server, ServerProcess(address, OmegaConf.to_container(config)))
+
+
+def pump_until(client: TeacherClient, condition, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        client.pump(0.05)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_non_blocking_guidance_arrives_later_and_close_stops_the_server(tiny_model_dir, tmp_path):
+    config = teacher_config(tiny_model_dir, tmp_path)
+    client = start_client(config)
+    teacher = ServerTeacher(client, (5, 5), "open the door")
+    symbolic = torch.from_numpy(np.stack([symbolic_scene()] * 3))  # [N, S]
+    first = teacher.guide(symbolic)  # the server is still loading: no answer yet, no waiting
+    assert not first.teacher_guided.any() and torch.allclose(first.teacher_probs, torch.full((3, 7), 1 / 7))
+    pump_until(client, lambda: len(client.answers) == 1)
+    later = teacher.guide(symbolic)
+    assert later.teacher_guided.all() and torch.allclose(later.teacher_probs.sum(-1), torch.ones(3))
+    stats = teacher.pop_stats()
+    assert stats[GUIDED_FRAC] == 0.5 and stats[PLAN_CACHE_HIT_RATE] == 0.5 and stats[UP] == 1.0
+    assert stats[RESTARTS] == 0 and stats[DROPPED] == 0
+    assert set(stats) == set(teacher.pop_stats())  # the same keys every time (DD-PPO reduces them as one vector)
+    pid = client.process.pid
+    teacher.close()
+    assert not pid_alive(pid) and (tmp_path / "plans.json").is_file()  # stopped cleanly, cache saved
+
+
+def test_blocking_mode_waits_for_the_answer(tiny_model_dir, tmp_path):
+    client = start_client(teacher_config(tiny_model_dir, tmp_path))
+    teacher = ServerTeacher(client, (5, 5), "open the door", blocking=True)
+    try:
+        assert teacher.guide(torch.from_numpy(symbolic_scene()[None])).teacher_guided.all()
+    finally:
+        teacher.close()
+
+
+@pytest.mark.parametrize("fault", ["crash", "hang"])
+def test_a_dead_or_hung_server_is_restarted_and_reloads_its_cache(tiny_model_dir, tmp_path, fault):
+    client = start_client(teacher_config(tiny_model_dir, tmp_path, timeout_s=3.0))
+    try:
+        client.request(NOTHING)
+        pump_until(client, lambda: NOTHING in client.answers)
+        client.save()
+        pump_until(client, lambda: (tmp_path / "plans.json").is_file(), 10)
+        first_pid = client.process.pid
+        os.kill(first_pid, signal.SIGKILL if fault == "crash" else signal.SIGSTOP)
+        client.answers.clear()
+        client.request(NOTHING)  # in flight when the server fails: dropped, asked again after the restart
+        pump_until(client, lambda: client.restarts == 1)
+        assert client.dropped >= 1 and not pid_alive(first_pid)
+        assert (client.timeouts >= 1) == (fault == "hang")  # a hang is noticed by timeouts, a crash by the exit
+        pump_until(client, lambda: client.ready)
+        client.request(NOTHING)
+        pump_until(client, lambda: NOTHING in client.answers)
+        assert client.answers[NOTHING].source == "cache"  # the new server loaded the persisted cache
+    finally:
+        client.close()
+
+
+def test_a_server_that_never_becomes_ready_means_no_teacher(tmp_path, caplog):
+    client = start_client(teacher_config(tmp_path / "no-such-model", tmp_path, max_restarts=1))
+    teacher = ServerTeacher(client, (5, 5), "open the door")
+    pump_until(client, lambda: client.gave_up, timeout_s=120)
+    assert client.restarts == 1 and client.process.exit_code is not None
+    assert not teacher.guide(torch.from_numpy(symbolic_scene()[None])).teacher_guided.any()
+    teacher.close()
+
+
+def test_attaching_to_a_server_of_another_model_gives_up_with_a_clear_message(tiny_model_dir, tmp_path, monkeypatch):
+    owner = start_client(teacher_config(tiny_model_dir, tmp_path))
+    warnings = []
+    monkeypatch.setattr(client_module.logger, "warning", warnings.append)
+    try:
+        pump_until(owner, lambda: owner.ready)
+        other = TeacherClient(owner.connection.address, "qwen-9000b", owner.config)
+        pump_until(other, lambda: other.gave_up, 30)
+        assert any(f"serves '{model_name(str(tiny_model_dir))}', not 'qwen-9000b'" in w for w in warnings)
+        other.close()
+    finally:
+        owner.close()
+
+
+def test_the_server_exits_when_the_process_that_started_it_dies(tiny_model_dir, tmp_path):
+    script = f"""
+import os, sys, time
+from omegaconf import OmegaConf
+sys.path.insert(0, {str(os.path.dirname(__file__))!r})
+from test_client import start_client, teacher_config, pump_until
+from pathlib import Path
+client = start_client(teacher_config(Path({str(tiny_model_dir)!r}), Path({str(tmp_path)!r})))
+pump_until(client, lambda: client.ready)
+print(client.process.pid, flush=True)
+os._exit(0)  # no atexit, no clean-up: like a crash
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    server_pid = int(out.stdout.split()[-1])
+    deadline = time.monotonic() + 15
+    while pid_alive(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not pid_alive(server_pid)

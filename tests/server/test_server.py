@@ -1,0 +1,195 @@
+"""The server loop on a scripted planner (real ScorePlanner and PlanCache, fake LLM), run in a thread:
+cache first, batching, coalescing, and bad input that each gets a clear error while the server lives on."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import zmq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "teacher"))
+from llm_fakes import FakeLLM  # noqa: E402
+
+from habitat_llm4teach.server import protocol
+from habitat_llm4teach.server.server import TeacherServer
+from habitat_llm4teach.teacher.planner import ScorePlanner
+
+KEY_DOOR = "Agent sees <yellow key>, <yellow door (locked)>, holds <nothing>. Goal: open the door."
+NOTHING = "Agent sees <nothing>, holds <nothing>. Goal: open the door."
+HOLDING = "Agent sees <nothing>, holds <yellow key>. Goal: open the door."
+
+
+class GatedLLM(FakeLLM):
+    """A fake LLM whose batched scoring waits until the test opens the gate."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(scores={"pick up yellow key": -0.1, "explore": -2.0}, **kwargs)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.fail = False
+
+    def score_batch(self, prompts, continuations, static_prefix=""):
+        self.entered.set()
+        assert self.gate.wait(10)
+        if self.fail:
+            raise RuntimeError("backend exploded")
+        return super().score_batch(prompts, continuations, static_prefix)
+
+
+@pytest.fixture
+def running():
+    """Start a server on a free loopback port in a thread; yield (server, llm, connect)."""
+    servers = []
+
+    def start(**kwargs):
+        llm = GatedLLM()
+        server = TeacherServer(ScorePlanner(llm, sharpen_temperature=0.5), "tcp://127.0.0.1:*", **kwargs)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread, llm))
+        return server, llm
+
+    yield start
+    for server, thread, llm in servers:
+        llm.gate.set()
+        server.stop()
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def dealer(address: str) -> zmq.Socket:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(address)
+    return sock
+
+
+def ask(sock: zmq.Socket, request_id: int, description: str, model: str = "fake-llm") -> None:
+    sock.send(protocol.encode(protocol.PLAN, request_id, model=model, description=description))
+
+
+def replies(sock: zmq.Socket, n: int, timeout_s: float = 10) -> list[protocol.Message]:
+    got = []
+    while len(got) < n:
+        assert sock.poll(int(timeout_s * 1000)), f"got {len(got)} of {n} replies"
+        got.append(protocol.decode_reply(sock.recv()))
+    return got
+
+
+def test_answers_batches_coalesces_and_hits_the_cache(running):
+    server, llm = running(max_batch=8, max_wait_ms=50)
+    a, b = dealer(server.address), dealer(server.address)
+    llm.gate.clear()
+    ask(a, 1, KEY_DOOR)
+    assert llm.entered.wait(10)  # batch 1 runs (max_wait_ms passed) and is held at the gate
+    ask(b, 2, KEY_DOOR)  # coalesced onto the running batch
+    ask(a, 3, NOTHING)
+    ask(b, 4, HOLDING)
+    ask(a, 5, NOTHING)  # coalesced onto a waiting description
+    for sock in (a, b):  # a pong proves the server has read this client's earlier requests
+        sock.send(protocol.encode(protocol.PING, 0))
+        assert replies(sock, 1)[0].type == protocol.PONG
+    llm.gate.set()
+    got = {m.id: m for m in replies(a, 3) + replies(b, 2)}
+    assert all(m.type == protocol.RESULT for m in got.values())
+    assert protocol.plans_from_wire(got[1].fields) == protocol.plans_from_wire(got[2].fields)
+    assert protocol.plans_from_wire(got[1].fields).plans[0].steps[0].target == "yellow key"
+    assert llm.score_batch_sizes == [1, 2]  # KEY_DOOR alone, then NOTHING and HOLDING as one batch
+    ask(b, 6, KEY_DOOR)
+    (hit,) = replies(b, 1)
+    assert hit.fields["source"] == "cache" and llm.score_batch_sizes == [1, 2]  # no model call
+    b.send(protocol.encode(protocol.PING, 7))
+    (pong,) = replies(b, 1)
+    stats = pong.fields["stats"]
+    assert (stats["requests"], stats["computed"], stats["coalesced"], stats["cache_hits"], stats["batches"]) == (6, 3, 2, 1, 2)
+    assert pong.fields["model"] == "fake-llm" and stats["queue_depth"] == 0 and stats["latency_p95_ms"] >= 0
+
+
+@pytest.mark.parametrize(
+    "frames, code, match",
+    [
+        ([b"{oops"], protocol.MALFORMED, "not JSON"),
+        ([b"a", b"b"], protocol.MALFORMED, "one frame"),
+        ([json.dumps({"v": 1, "type": "plan", "id": 3, "model": "m"}).encode()], protocol.MALFORMED, "description"),
+        ([protocol.encode(protocol.PLAN, 4, model="qwen-9000b", description=NOTHING)], protocol.UNKNOWN_MODEL, "serves 'fake-llm', not 'qwen-9000b'"),
+        ([protocol.encode(protocol.PLAN, 5, model="fake-llm", description="open the door please")], protocol.BAD_DESCRIPTION, "not a description"),
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_the_server_lives_on(running, frames, code, match):
+    server, _ = running()
+    sock = dealer(server.address)
+    sock.send_multipart(frames)
+    (error,) = replies(sock, 1)
+    assert error.type == protocol.ERROR and error.fields["code"] == code
+    assert match in error.fields["message"]
+    ask(sock, 9, NOTHING)
+    (ok,) = replies(sock, 1)
+    assert ok.type == protocol.RESULT and ok.id == 9
+
+
+def test_full_queue_is_refused_and_later_requests_are_served(running):
+    server, llm = running(max_batch=1, max_wait_ms=0, max_queue=1)
+    sock = dealer(server.address)
+    llm.gate.clear()
+    ask(sock, 1, KEY_DOOR)
+    assert llm.entered.wait(10)  # running
+    ask(sock, 2, NOTHING)  # waits: the queue is full now
+    ask(sock, 3, HOLDING)
+    (full,) = replies(sock, 1)
+    assert (full.id, full.fields["code"]) == (3, protocol.QUEUE_FULL) and "ask again later" in full.fields["message"]
+    llm.gate.set()
+    assert sorted(m.id for m in replies(sock, 2)) == [1, 2]
+    ask(sock, 4, HOLDING)
+    assert replies(sock, 1)[0].type == protocol.RESULT
+
+
+def test_a_client_that_disconnects_mid_request_is_counted_and_others_are_served(running):
+    server, llm = running(max_batch=4, max_wait_ms=0)
+    leaving, staying = dealer(server.address), dealer(server.address)
+    llm.gate.clear()
+    ask(leaving, 1, KEY_DOOR)
+    assert llm.entered.wait(10)
+    leaving.close()
+    ask(staying, 2, KEY_DOOR)  # coalesced with the request whose client left
+    llm.gate.set()
+    (answer,) = replies(staying, 1)
+    assert answer.type == protocol.RESULT
+    staying.send(protocol.encode(protocol.PING, 3))
+    (pong,) = replies(staying, 1)
+    assert pong.fields["stats"]["dropped_replies"] == 1
+
+
+def test_a_failing_backend_answers_internal_errors_and_recovers(running):
+    server, llm = running(max_wait_ms=0)
+    sock = dealer(server.address)
+    llm.fail = True
+    ask(sock, 1, KEY_DOOR)
+    (error,) = replies(sock, 1)
+    assert error.fields["code"] == protocol.INTERNAL and "backend exploded" in error.fields["message"]
+    llm.fail = False
+    ask(sock, 2, KEY_DOOR)
+    assert replies(sock, 1)[0].type == protocol.RESULT
+
+
+def test_save_request_persists_the_cache(tmp_path):
+    from habitat_llm4teach.teacher.cache import PlanCache
+
+    path = tmp_path / "plans.json"
+    server = TeacherServer(ScorePlanner(GatedLLM(), PlanCache(path), sharpen_temperature=0.5), "tcp://127.0.0.1:*", max_wait_ms=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        sock = dealer(server.address)
+        ask(sock, 1, NOTHING)
+        replies(sock, 1)
+        sock.send(protocol.encode(protocol.SAVE, 2))
+        (saved,) = replies(sock, 1)
+        assert saved.type == protocol.SAVED and len(PlanCache(path)) == 1
+    finally:
+        server.stop()
+        thread.join(10)
