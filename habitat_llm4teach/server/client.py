@@ -41,6 +41,7 @@ from habitat_llm4teach.teacher.guidance import (
     TEACHER_ACTION_SPACE,
     DescriptionTrace,
     InprocTeacher,
+    MiniGridGuidance,
     TeacherGuidance,
     build_teacher,
     check_teacher_env,
@@ -359,7 +360,7 @@ def _nan_div(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
 
-class ServerTeacher:
+class ServerTeacher(MiniGridGuidance):
     """The teacher as the trainer sees it (same interface as InprocTeacher), answered by a teacher server.
 
     Perception, description and skills run here (they need the observation);

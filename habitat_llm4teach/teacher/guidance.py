@@ -87,7 +87,19 @@ class TeacherGuidance:
     teacher_guided: torch.Tensor  # [N, 1] bool, whether some plan gave an action
 
 
-class InprocTeacher:
+class MiniGridGuidance:
+    """The trainer's entry shared by the MiniGrid teachers (in process and server-backed), on top of their ``guide``."""
+
+    def guide(self, symbolic: torch.Tensor) -> TeacherGuidance:
+        raise NotImplementedError
+
+    def guide_batch(self, observations: Any) -> dict[str, torch.Tensor]:
+        """A batch of observations -> the rollout-storage fields of the teacher's guidance."""
+        guidance = self.guide(observations[keys.MINIGRID_SYMBOLIC])
+        return {TEACHER_PROBS: guidance.teacher_probs, TEACHER_GUIDED: guidance.teacher_guided}
+
+
+class InprocTeacher(MiniGridGuidance):
     """Blocking in-process teacher: one planner, queried env by env."""
 
     def __init__(
@@ -139,11 +151,6 @@ class InprocTeacher:
         self._steps += len(symbolic_np)
         self._guided_steps += int(teacher_guided.sum())
         return TeacherGuidance(torch.from_numpy(teacher_probs), torch.from_numpy(teacher_guided))
-
-    def guide_batch(self, observations: Any) -> dict[str, torch.Tensor]:
-        """The trainer's entry: a batch of observations -> the rollout-storage fields of the teacher's guidance."""
-        guidance = self.guide(observations[keys.MINIGRID_SYMBOLIC])
-        return {TEACHER_PROBS: guidance.teacher_probs, TEACHER_GUIDED: guidance.teacher_guided}
 
     def pop_stats(self) -> dict[str, float]:
         """Plan-cache hit rate and guided fraction since the last call."""
