@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections import defaultdict
 from typing import Optional, Sequence
 
@@ -50,14 +51,18 @@ def plot_runs(
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, dirs in groups.items():
         curves = np.stack([success_curve(d, grid, window) for d in dirs])  # [runs, points]
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before any run's first episode
             mean = np.nanmean(curves, axis=0)
+            low, high = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
         line = ax.plot(grid, mean, label=f"{label} (n={len(dirs)})")[0]
         if len(dirs) > 1:
-            ax.fill_between(grid, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=line.get_color(), alpha=0.2)
+            ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2)
     for label, value in (hlines or {}).items():
         ax.axhline(value, linestyle="--", color="grey")
-        ax.annotate(f"{label} {value:.2f}", (0, value), textcoords="offset points", xytext=(4, 4), color="grey")
+        # x in axes coordinates: the label sits at the left edge, below the line when it is near the top.
+        ax.text(0.01, value, f" {label} {value:.2f}", transform=ax.get_yaxis_transform(), color="grey",
+                va="top" if value > 0.9 else "bottom")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(f"success (last {window} episodes)")
     ax.set_ylim(-0.02, 1.02)
