@@ -32,6 +32,7 @@ from habitat_llm4teach.teacher.planner import build_planner
 from habitat_llm4teach.teacher.teacher import teacher_action_distribution
 
 if TYPE_CHECKING:
+    from habitat_llm4teach.teacher.cache import PlanCache
     from habitat_llm4teach.teacher.planner import Planner
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,29 @@ class TeacherGuidance:
     teacher_guided: torch.Tensor  # [N, 1] bool, whether some plan gave an action
 
 
+class TeacherStats:
+    """Plan-cache hit rate and guided fraction of an in-process teacher, between two ``pop`` calls."""
+
+    def __init__(self, cache: "PlanCache") -> None:
+        self.cache = cache
+        self._steps = self._guided_steps = 0
+        self._hits_seen, self._misses_seen = cache.hits, cache.misses
+
+    def count(self, steps: int, guided_steps: int) -> None:
+        self._steps += steps
+        self._guided_steps += guided_steps
+
+    def pop(self) -> dict[str, float]:
+        hits, misses = self.cache.hits - self._hits_seen, self.cache.misses - self._misses_seen
+        stats = {
+            PLAN_CACHE_HIT_RATE: hits / (hits + misses) if hits + misses else float("nan"),
+            GUIDED_FRAC: self._guided_steps / self._steps if self._steps else float("nan"),
+        }
+        self._hits_seen, self._misses_seen = self.cache.hits, self.cache.misses
+        self._steps = self._guided_steps = 0
+        return stats
+
+
 class MiniGridGuidance:
     """The trainer's entry shared by the MiniGrid teachers (in process and server-backed), on top of their ``guide``."""
 
@@ -110,10 +134,7 @@ class InprocTeacher(MiniGridGuidance):
         self.mission = mission
         self.trace = trace
         self.num_actions = int(TEACHER_ACTION_SPACE.n)
-        self._steps = 0
-        self._guided_steps = 0
-        self._cache_hits_seen = planner.cache.hits
-        self._cache_misses_seen = planner.cache.misses
+        self.stats = TeacherStats(planner.cache)
         # Per env of the latest batch, for video overlays: the most probable plan and its current skill ("" unguided).
         self.last_plans: list[str] = []
         self.last_skills: list[str] = []
@@ -148,21 +169,12 @@ class InprocTeacher(MiniGridGuidance):
             top = max(plans.plans, key=lambda plan: plan.prob, default=None)
             self.last_plans.append(f"{top.text} ({top.prob:.2f})" if top is not None else "")
             self.last_skills.append(output.skill)
-        self._steps += len(symbolic_np)
-        self._guided_steps += int(teacher_guided.sum())
+        self.stats.count(len(symbolic_np), int(teacher_guided.sum()))
         return TeacherGuidance(torch.from_numpy(teacher_probs), torch.from_numpy(teacher_guided))
 
     def pop_stats(self) -> dict[str, float]:
         """Plan-cache hit rate and guided fraction since the last call."""
-        hits = self.planner.cache.hits - self._cache_hits_seen
-        misses = self.planner.cache.misses - self._cache_misses_seen
-        stats = {
-            PLAN_CACHE_HIT_RATE: hits / (hits + misses) if hits + misses else float("nan"),
-            GUIDED_FRAC: self._guided_steps / self._steps if self._steps else float("nan"),
-        }
-        self._cache_hits_seen, self._cache_misses_seen = self.planner.cache.hits, self.planner.cache.misses
-        self._steps = self._guided_steps = 0
-        return stats
+        return self.stats.pop()
 
     def save_cache(self) -> None:
         self.planner.cache.save()

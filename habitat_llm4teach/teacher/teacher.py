@@ -9,7 +9,7 @@ are mixed by plan probability, renormalised over those plans.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -24,16 +24,15 @@ class TeacherOutput:
     skill: str  # current step of the most probable contributing plan ("" when not guided), for video overlays
 
 
-def _current_step(
-    plan: Plan, perception: Perception, verdicts: dict[SkillCall, SkillStep]
-) -> Optional[tuple[SkillCall, SkillStep]]:
+def current_step(plan: Plan, verdict_of: Callable[[SkillCall], Any], verdicts: dict[SkillCall, Any]) -> Optional[tuple[SkillCall, Any]]:
     """The plan's first step that is not DONE, with its verdict; None if none or if it FAILED.
 
-    ``verdicts`` memoises skill verdicts across the plans of one perception (plans share steps).
+    ``verdict_of(call)`` runs the skill (anything with a ``status``); ``verdicts`` memoises it across the
+    plans of one perception (plans share steps). Shared with the pick/place teacher.
     """
     for call in plan.steps:
         if call not in verdicts:
-            verdicts[call] = get_skill(call.skill).step(perception, call.target)
+            verdicts[call] = verdict_of(call)
         verdict = verdicts[call]
         if verdict.status is SkillStatus.DONE:
             continue
@@ -48,8 +47,12 @@ def teacher_action_distribution(plans: PlanDistribution, perception: Perception,
     verdicts: dict[SkillCall, SkillStep] = {}
     total = 0.0
     best: Optional[tuple[float, SkillCall]] = None
+
+    def verdict_of(call: SkillCall) -> SkillStep:
+        return get_skill(call.skill).step(perception, call.target)
+
     for plan in plans.plans:
-        current = _current_step(plan, perception, verdicts) if plan.prob > 0 else None
+        current = current_step(plan, verdict_of, verdicts) if plan.prob > 0 else None
         if current is None:
             continue
         call, verdict = current

@@ -25,7 +25,7 @@ from habitat_llm4teach.envs.rearrange.scene import TaskObservations, decode_scen
 from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM
 from habitat_llm4teach.envs.rearrange.teacher import teacher_actions
 from habitat_llm4teach.errors import ConfigError
-from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
+from habitat_llm4teach.teacher.guidance import TeacherStats
 from habitat_llm4teach.teacher.planner import Planner, build_planner
 
 # Observations the teacher reads (habitat's sensor uuids); the target sensor depends on the task.
@@ -45,8 +45,7 @@ class RearrangeInprocTeacher:
     def __init__(self, planner: Planner, max_plans: int = MAX_TEACHER_PLANS) -> None:
         self.planner = planner
         self.max_plans = max_plans
-        self._steps = self._guided_steps = 0
-        self._cache_hits_seen, self._cache_misses_seen = planner.cache.hits, planner.cache.misses
+        self.stats = TeacherStats(planner.cache)
         # Per env of the latest batch: the current skill of the most probable plan ("" unguided), for video overlays.
         self.last_skills: list[str] = []
 
@@ -94,23 +93,14 @@ class RearrangeInprocTeacher:
             output = teacher_actions(plans, perception, self.max_plans)
             actions[i], weights[i], guided[i, 0] = output.actions, output.weights, output.guided
             self.last_skills.append(output.skill)
-        self._steps += n
-        self._guided_steps += int(guided.sum())
+        self.stats.count(n, int(guided.sum()))
         return {
             TEACHER_ACTIONS: torch.from_numpy(actions), TEACHER_WEIGHTS: torch.from_numpy(weights),
             TEACHER_GUIDED: torch.from_numpy(guided),
         }
 
     def pop_stats(self) -> dict[str, float]:
-        hits = self.planner.cache.hits - self._cache_hits_seen
-        misses = self.planner.cache.misses - self._cache_misses_seen
-        stats = {
-            PLAN_CACHE_HIT_RATE: hits / (hits + misses) if hits + misses else float("nan"),
-            GUIDED_FRAC: self._guided_steps / self._steps if self._steps else float("nan"),
-        }
-        self._cache_hits_seen, self._cache_misses_seen = self.planner.cache.hits, self.planner.cache.misses
-        self._steps = self._guided_steps = 0
-        return stats
+        return self.stats.pop()
 
     def save_cache(self) -> None:
         self.planner.cache.save()

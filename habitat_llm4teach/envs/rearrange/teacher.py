@@ -17,7 +17,7 @@ import numpy as np
 
 from habitat_llm4teach.envs.rearrange.perception import RearrangePerception
 from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, ControlStep, control
-from habitat_llm4teach.teacher.skills.base import SkillStatus
+from habitat_llm4teach.teacher.teacher import current_step
 from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
 
 
@@ -34,17 +34,6 @@ class ContinuousTeacherOutput:
         return self.weights @ self.actions
 
 
-def _current_step(plan: Plan, perception: RearrangePerception, verdicts: dict[SkillCall, ControlStep]):
-    for call in plan.steps:
-        if call not in verdicts:
-            verdicts[call] = control(call.skill, perception, call.target)
-        verdict = verdicts[call]
-        if verdict.status is SkillStatus.DONE:
-            continue
-        return (call, verdict) if verdict.status is SkillStatus.RUNNING else None
-    return None
-
-
 def teacher_actions(plans: PlanDistribution, perception: RearrangePerception, max_plans: int) -> ContinuousTeacherOutput:
     if max_plans < 1:
         raise ValueError(f"max_plans must be >= 1, got {max_plans}")
@@ -52,8 +41,12 @@ def teacher_actions(plans: PlanDistribution, perception: RearrangePerception, ma
     weights = np.zeros(max_plans, dtype=np.float32)  # [K]
     verdicts: dict[SkillCall, ControlStep] = {}
     contributing: list[tuple[float, SkillCall, np.ndarray]] = []
+
+    def verdict_of(call: SkillCall) -> ControlStep:
+        return control(call.skill, perception, call.target)
+
     for plan in plans.plans:
-        current = _current_step(plan, perception, verdicts) if plan.prob > 0 else None
+        current = current_step(plan, verdict_of, verdicts) if plan.prob > 0 else None
         if current is not None:
             contributing.append((plan.prob, current[0], current[1].action))
     contributing.sort(key=lambda c: -c[0])  # stable: equal probabilities keep the planner's order
