@@ -41,7 +41,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return z / z.sum()
 
 
-def _records(planner, rows: list[dict], scene_of, text_of, candidates_of) -> tuple[list, list[float]]:
+def _records(planner, rows: list[dict], scene_of, text_of) -> tuple[list, list[float]]:
     """Per row: (index of the label, [C, 2] (sum, mean) scores, planner's top skill); and seconds per row."""
     seconds, records = [], []
     for row in rows:
@@ -50,7 +50,7 @@ def _records(planner, rows: list[dict], scene_of, text_of, candidates_of) -> tup
         start = time.perf_counter()
         answer = planner.plan(text, scene)
         seconds.append(time.perf_counter() - start)
-        candidates = [str(c) for c in candidates_of(scene)]
+        candidates = [str(c) for c in planner.prompts.candidate_skills(scene)]
         both = planner.llm.score(planner.prompt(text, scene), candidates, static_prefix=planner.static_prefix)
         records.append((candidates.index(row["label"]), both, answer.plans[0].text))
     return records, seconds
@@ -79,7 +79,7 @@ def _metrics(records: list, sharpen: float, length_norm: str, temperatures: dict
 def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float) -> dict:
     """Score mode on the MiniGrid labelled sets: the first is the dev set (prompt chosen and T fitted on
     it), the others are held out and evaluated at the dev set's fitted temperatures."""
-    from habitat_llm4teach.teacher.describe import candidate_skills, describe
+    from habitat_llm4teach.teacher.describe import describe
     from habitat_llm4teach.teacher.llm import CausalLM
     from habitat_llm4teach.teacher.planner import ScorePlanner
     from habitat_llm4teach.teacher.scene import scene_from_description
@@ -90,7 +90,7 @@ def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float) -> dict:
     result, dev_temperatures, seconds = {}, None, []
     for name, rows in sets.items():
         records, row_seconds = _records(
-            planner, rows, lambda r: scene_from_description(r["description"]), describe, candidate_skills
+            planner, rows, lambda r: scene_from_description(r["description"]), describe
         )
         seconds += row_seconds
         metrics = _metrics(records, sharpen, planner.length_norm, dev_temperatures)
@@ -105,7 +105,7 @@ def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float) -> dict:
 
 def rearrange_mode(model: str, sharpen: float) -> dict:
     """Score mode on the labelled pick/place situations with the rearrange prompt set."""
-    from habitat_llm4teach.envs.rearrange.describe import candidate_skills, describe
+    from habitat_llm4teach.envs.rearrange.describe import describe
     from habitat_llm4teach.envs.rearrange.labels import load_rows, perception_from_row
     from habitat_llm4teach.envs.rearrange.prompts import REARRANGE_PROMPTS
     from habitat_llm4teach.teacher.llm import CausalLM
@@ -113,7 +113,7 @@ def rearrange_mode(model: str, sharpen: float) -> dict:
 
     planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=REARRANGE_PROMPTS)
     rows = load_rows(REARRANGE_LABELS)
-    records, _ = _records(planner, rows, perception_from_row, describe, candidate_skills)
+    records, _ = _records(planner, rows, perception_from_row, describe)
     metrics = _metrics(records, sharpen, planner.length_norm)
     metrics["planner_accuracy"] = float(np.mean([top == row["label"] for (_, _, top), row in zip(records, rows)]))
     metrics["rows"] = len(rows)

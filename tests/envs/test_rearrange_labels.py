@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from habitat_llm4teach.envs.rearrange.describe import candidate_skills, describe
+from habitat_llm4teach.envs.rearrange.describe import candidate_skills, describe, next_skills
 from habitat_llm4teach.envs.rearrange.labels import LabelError, load_rows, perception_from_row
-from habitat_llm4teach.envs.rearrange.prompts import EXAMPLE_SCENES
+from habitat_llm4teach.envs.rearrange.prompts import EXAMPLE_SCENES, REARRANGE_PROMPTS
 
 LABELS = Path(__file__).resolve().parents[1] / "data" / "rearrange_plan_labels.jsonl"
 
@@ -18,7 +18,7 @@ def test_labelled_set_is_valid_and_not_in_the_prompt():
     descriptions = set()
     for row in rows:
         perception = perception_from_row(row)
-        assert row["label"] in [str(c) for c in candidate_skills(perception)], row
+        assert row["label"] in [str(c) for c in REARRANGE_PROMPTS.candidate_skills(perception)], row
         descriptions.add(describe(perception))
     assert len(descriptions) == len(rows)
     assert not descriptions & set(EXAMPLE_SCENES)
@@ -54,3 +54,18 @@ def test_bad_file_lines_are_named(tmp_path):
     path.write_text("{not json\n")
     with pytest.raises(LabelError, match=":1: not JSON"):
         load_rows(path)
+
+
+def test_next_skills_offer_pick_and_place_only_within_reach():
+    row = {"task": "place", "target": "cup", "holding": True,
+           "objects": [{"name": "stool", "distance": 0.6, "bearing_deg": 0, "radius": 0.3, "receptacle": True},
+                       {"name": "mug", "distance": 0.5, "bearing_deg": 0}],
+           "goal": {"name": "table", "distance": 2.5, "bearing_deg": 10, "radius": 0.4, "visible": True}}
+    perception = perception_from_row(row)
+    offered = [str(c) for c in next_skills(perception)]
+    assert offered == ["look around", "navigate to mug", "navigate to stool", "navigate to table", "place cup on stool"]
+    assert "place cup on table" in [str(c) for c in candidate_skills(perception)]  # still parseable in a plan
+    picking = perception_from_row({"task": "pick", "target": "pear", "objects": [
+        {"name": "pear", "distance": 2.0, "bearing_deg": 0}, {"name": "object 9a0c", "distance": 0.5, "bearing_deg": 0}]})
+    assert [str(c) for c in next_skills(picking)] == [
+        "look around", "navigate to object 9a0c", "navigate to pear", "pick object 9a0c"]
