@@ -142,9 +142,9 @@ def sample_mode(model: str, rows: list[dict]) -> dict:
 
 def teacher_only(task: str, episodes: int, model: str, cache: Path) -> dict:
     cmd = [
-        sys.executable, "-m", "habitat_llm4teach.run", f"--config-name=minigrid/{task}_teacher",
+        sys.executable, "-m", "habitat_llm4teach.run", f"--config-name=minigrid/{task.lower()}_teacher",
         f"habitat_baselines.test_episode_count={episodes}", f"llm4teach.teacher.model={model}",
-        f"llm4teach.teacher.cache_path={cache}", f"llm4teach.run_dir={cache.parent / task}",
+        f"llm4teach.teacher.cache_path={cache}", f"llm4teach.run_dir={cache.parent / task.lower()}",
     ]
     start = time.perf_counter()
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
