@@ -2,14 +2,17 @@
 
 For the default model on this machine it prints, measured in one run:
 - seconds per novel description in score and in sample mode;
-- first-skill accuracy on the labelled descriptions in tests/data/minigrid_plan_labels.jsonl,
-  for mean and sum length normalisation, and calibration (mean probability on the correct
-  skill) at the configured sharpening temperature and at the temperature fitted on the set;
+- first-skill accuracy on the labelled descriptions in tests/data/minigrid_plan_labels.jsonl (dev:
+  the prompt is chosen and the temperature fitted on it) and minigrid_plan_labels_heldout.jsonl
+  (held out: evaluated at the dev temperature), for mean and sum length normalisation, and
+  calibration (mean probability on the correct skill) at the configured sharpening temperature
+  and at the fitted one;
+- with --rearrange, the same on the labelled pick/place situations (rearrange_plan_labels.jsonl);
 - teacher-only success and return over N episodes on each paper task, through
   habitat-baselines' evaluator (configs/habitat/minigrid/<task>_teacher.yaml).
 The last line is one JSON object.
 
-    .venv/bin/python scripts/bench_teacher.py [--model PATH] [--episodes 100] [--sample-rows 10]
+    .venv/bin/python scripts/bench_teacher.py [--model PATH] [--episodes 100] [--sample-rows 10] [--rearrange]
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-LABELS = REPO / "tests" / "data" / "minigrid_plan_labels.jsonl"
+DATA = REPO / "tests" / "data"
+LABELS = {"dev": DATA / "minigrid_plan_labels.jsonl", "heldout": DATA / "minigrid_plan_labels_heldout.jsonl"}
+REARRANGE_LABELS = DATA / "rearrange_plan_labels.jsonl"
 TASKS = ("simpledoorkey", "lavadoorkey", "coloreddoorkey", "twodoor")
 TEMPERATURES = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0)
 
@@ -36,38 +41,86 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return z / z.sum()
 
 
-def score_mode(model: str, rows: list[dict], sharpen: float) -> dict:
-    from habitat_llm4teach.teacher.describe import candidate_skills
+def _records(planner, rows: list[dict], scene_of, text_of) -> tuple[list, list[float]]:
+    """Per row: (index of the label, [C, 2] (sum, mean) scores, planner's top skill); and seconds per row."""
+    seconds, records = [], []
+    for row in rows:
+        scene = scene_of(row)
+        text = text_of(scene)
+        start = time.perf_counter()
+        answer = planner.plan(text, scene)
+        seconds.append(time.perf_counter() - start)
+        candidates = [str(c) for c in planner.prompts.candidate_skills(scene)]
+        both = planner.llm.score(planner.prompt(text, scene), candidates, static_prefix=planner.static_prefix)
+        records.append((candidates.index(row["label"]), both, answer.plans[0].text))
+    return records, seconds
+
+
+def _metrics(records: list, sharpen: float, length_norm: str, temperatures: dict[str, float] | None = None) -> dict:
+    """Accuracy per length normalisation, calibration (mean probability on the label) at T=1, at the
+    configured T and at a temperature fitted here (or, for a held-out set, the one fitted on dev)."""
+    result = {}
+    for column, norm in ((1, "mean"), (0, "sum")):
+        correct = [int(np.argmax(s[:, column]) == i) for i, s, _ in records]
+        fitted = (temperatures or {}).get(norm) or min(
+            TEMPERATURES, key=lambda t: -np.mean([np.log(softmax(s[:, column] / t)[i]) for i, s, _ in records])
+        )
+        result[f"accuracy_{norm}"] = float(np.mean(correct))
+        result[f"p_correct_{norm}_T1"] = float(np.mean([softmax(s[:, column])[i] for i, s, _ in records]))
+        result[f"fitted_T_{norm}"] = fitted
+        result[f"p_correct_{norm}_fitted"] = float(np.mean([softmax(s[:, column] / fitted)[i] for i, s, _ in records]))
+    configured = 1 if length_norm == "mean" else 0
+    result["p_correct_configured_T"] = float(np.mean([softmax(s[:, configured] / sharpen)[i] for i, s, _ in records]))
+    result["mean_top1_prob"] = float(np.mean([softmax(s[:, configured] / sharpen).max() for _, s, _ in records]))
+    result["uniform_prob"] = float(np.mean([1 / len(s) for _, s, _ in records]))
+    return result
+
+
+def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float) -> dict:
+    """Score mode on the MiniGrid labelled sets: the first is the dev set (prompt chosen and T fitted on
+    it), the others are held out and evaluated at the dev set's fitted temperatures."""
+    from habitat_llm4teach.teacher.describe import describe
     from habitat_llm4teach.teacher.llm import CausalLM
     from habitat_llm4teach.teacher.planner import ScorePlanner
     from habitat_llm4teach.teacher.scene import scene_from_description
 
     planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen)
-    planner.plan(rows[0]["description"] + " ", scene_from_description(rows[0]["description"]))  # warm-up: static prefix
-    seconds, records = [], []
-    for row in rows:
-        scene = scene_from_description(row["description"])
-        start = time.perf_counter()
-        answer = planner.plan(row["description"], scene)
-        seconds.append(time.perf_counter() - start)
-        candidates = [str(c) for c in candidate_skills(scene)]
-        both = planner.llm.score(planner.prompt(row["description"], scene), candidates, static_prefix=planner.static_prefix)
-        records.append((candidates.index(row["label"]), both, answer.plans[0].text))
-    result = {"score_s_per_description": float(np.mean(seconds))}
-    for column, norm in ((1, "mean"), (0, "sum")):
-        correct = [int(np.argmax(s[:, column]) == i) for i, s, _ in records]
-        fitted = min(TEMPERATURES, key=lambda t: -np.mean([np.log(softmax(s[:, column] / t)[i]) for i, s, _ in records]))
-        result[f"accuracy_{norm}"] = float(np.mean(correct))
-        result[f"p_correct_{norm}_T1"] = float(np.mean([softmax(s[:, column])[i] for i, s, _ in records]))
-        result[f"fitted_T_{norm}"] = fitted
-        result[f"p_correct_{norm}_fitted"] = float(np.mean([softmax(s[:, column] / fitted)[i] for i, s, _ in records]))
-    result["planner_accuracy"] = float(np.mean([top == row["label"] for (_, _, top), row in zip(records, rows)]))
-    result["p_correct_configured_T"] = float(
-        np.mean([softmax(s[:, 1 if planner.length_norm == "mean" else 0] / sharpen)[i] for i, s, _ in records])
-    )
-    result["mean_top1_prob"] = float(np.mean([softmax(s[:, 1] / sharpen).max() for _, s, _ in records]))
-    result["uniform_prob"] = float(np.mean([1 / len(s) for _, s, _ in records]))
+    first = next(iter(sets.values()))[0]["description"]
+    planner.plan(first + " ", scene_from_description(first))  # warm-up: static prefix
+    result, dev_temperatures, seconds = {}, None, []
+    for name, rows in sets.items():
+        records, row_seconds = _records(
+            planner, rows, lambda r: scene_from_description(r["description"]), describe
+        )
+        seconds += row_seconds
+        metrics = _metrics(records, sharpen, planner.length_norm, dev_temperatures)
+        metrics["planner_accuracy"] = float(np.mean([top == row["label"] for (_, _, top), row in zip(records, rows)]))
+        metrics["rows"] = len(rows)
+        if dev_temperatures is None:
+            dev_temperatures = {"mean": metrics["fitted_T_mean"], "sum": metrics["fitted_T_sum"]}
+        result[name] = metrics
+    result["score_s_per_description"] = float(np.mean(seconds))
     return result
+
+
+def rearrange_mode(model: str, sharpen: float) -> dict:
+    """Score mode on the labelled pick/place situations with the rearrange prompt set."""
+    from habitat_llm4teach.envs.rearrange.describe import describe
+    from habitat_llm4teach.envs.rearrange.labels import load_rows, perception_from_row
+    from habitat_llm4teach.envs.rearrange.prompts import REARRANGE_PROMPTS
+    from habitat_llm4teach.teacher.llm import CausalLM
+    from habitat_llm4teach.teacher.planner import ScorePlanner
+
+    planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=REARRANGE_PROMPTS)
+    rows = load_rows(REARRANGE_LABELS)
+    records, _ = _records(planner, rows, perception_from_row, describe)
+    metrics = _metrics(records, sharpen, planner.length_norm)
+    metrics["planner_accuracy"] = float(np.mean([top == row["label"] for (_, _, top), row in zip(records, rows)]))
+    metrics["rows"] = len(rows)
+    for (_, _, top), row in zip(records, rows):
+        if top != row["label"]:
+            print(f"  rearrange miss: {describe(perception_from_row(row))} -> {top} (label {row['label']})", flush=True)
+    return metrics
 
 
 def sample_mode(model: str, rows: list[dict]) -> dict:
@@ -89,9 +142,9 @@ def sample_mode(model: str, rows: list[dict]) -> dict:
 
 def teacher_only(task: str, episodes: int, model: str, cache: Path) -> dict:
     cmd = [
-        sys.executable, "-m", "habitat_llm4teach.run", f"--config-name=minigrid/{task}_teacher",
+        sys.executable, "-m", "habitat_llm4teach.run", f"--config-name=minigrid/{task.lower()}_teacher",
         f"habitat_baselines.test_episode_count={episodes}", f"llm4teach.teacher.model={model}",
-        f"llm4teach.teacher.cache_path={cache}", f"llm4teach.run_dir={cache.parent / task}",
+        f"llm4teach.teacher.cache_path={cache}", f"llm4teach.run_dir={cache.parent / task.lower()}",
     ]
     start = time.perf_counter()
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -111,13 +164,19 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--sample-rows", type=int, default=10, help="labelled rows to run in sample mode (slow)")
     parser.add_argument("--tasks", nargs="*", default=list(TASKS))
+    parser.add_argument("--rearrange", action="store_true", help="also score the labelled pick/place situations")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in LABELS.read_text().splitlines() if line.strip()]
+    sets = {name: [json.loads(line) for line in path.read_text().splitlines() if line.strip()] for name, path in LABELS.items()}
+    rows = sets["dev"]
 
-    report = {"model": args.model, "labelled_descriptions": len(rows)}
-    print(f"score mode on {len(rows)} labelled descriptions ...", flush=True)
-    report.update(score_mode(args.model, rows, TeacherConfig.sharpen_temperature))
+    report = {"model": args.model}
+    print(f"score mode on {', '.join(f'{len(r)} {n}' for n, r in sets.items())} labelled descriptions ...", flush=True)
+    report.update(score_mode(args.model, sets, TeacherConfig.sharpen_temperature))
     print(json.dumps(report), flush=True)
+    if args.rearrange:
+        print(f"rearrange score mode on {REARRANGE_LABELS.name} ...", flush=True)
+        report["rearrange"] = rearrange_mode(args.model, TeacherConfig.sharpen_temperature)
+        print(json.dumps(report["rearrange"]), flush=True)
     if args.sample_rows:
         print(f"sample mode on {args.sample_rows} labelled descriptions ...", flush=True)
         report.update(sample_mode(args.model, rows[: args.sample_rows]))

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from habitat_llm4teach.config.structured import TeacherConfig
-from habitat_llm4teach.envs.rearrange.describe import candidate_skills, describe, where
+from habitat_llm4teach.envs.rearrange.describe import describe, where
 from habitat_llm4teach.envs.rearrange.perception import perceive
 from habitat_llm4teach.envs.rearrange.prompts import REARRANGE_PROMPTS
 from habitat_llm4teach.envs.rearrange.scene import SceneError, load_scene
@@ -47,7 +47,8 @@ def dry_run(args: argparse.Namespace) -> int:
     print(f"  holding: {perception.holding.name if perception.holding is not None else 'nothing'}")
     description = describe(perception)
     print(f"\nDescription:\n  {description}")
-    print(f"\nCandidate skills:\n  {'; '.join(str(c) for c in candidate_skills(perception))}")
+    offered = REARRANGE_PROMPTS.candidate_skills(perception)
+    print(f"\nCandidate next skills (runnable now):\n  {'; '.join(str(c) for c in offered)}")
     planner = build_planner(TeacherConfig(model=args.model, mode=args.mode, cache_path=args.cache), REARRANGE_PROMPTS)
     plans = planner.plan(description, perception)
     planner.cache.save()

@@ -73,8 +73,9 @@ def describe(perception: RearrangePerception) -> str:
 
 
 def candidate_skills(perception: RearrangePerception) -> list[SkillCall]:
-    """``look around`` first; ``navigate to`` every seen object and the goal; ``pick`` seen objects with
-    free hands; ``place`` the held object on the goal and on seen receptacles."""
+    """Every skill a plan may name here (the parser's vocabulary): ``look around`` first; ``navigate to``
+    every seen object and the goal; ``pick`` seen objects with free hands; ``place`` the held object on
+    the goal and on seen receptacles."""
     in_view = _in_view(perception)
     calls = [SkillCall(LOOK_AROUND)]
     targets = [o.name for o in in_view]
@@ -88,3 +89,20 @@ def candidate_skills(perception: RearrangePerception) -> list[SkillCall]:
         receptacles += [o.name for o in in_view if o.is_receptacle]
         calls += [SkillCall(PLACE, f"{perception.holding.name}{PLACE_ON}{r}") for r in dict.fromkeys(receptacles)]
     return calls
+
+
+def next_skills(perception: RearrangePerception) -> list[SkillCall]:
+    """The candidates that can run now (SayCan-style affordances), offered to the LLM as its next skill.
+
+    ``pick X`` and ``place ... on Y`` need X or Y within reach (the skills' own precondition); without
+    this the 1.5B model placed on goals metres away. Any object, task-relevant or not, passes the same
+    test: choosing among them stays the LLM's job.
+    """
+    def runnable(call: SkillCall) -> bool:
+        if call.skill not in (PICK, PLACE):
+            return True
+        name = call.target.split(PLACE_ON, 1)[1] if call.skill == PLACE else call.target
+        target = perception.find(name)
+        return target is not None and within_reach(target)
+
+    return [call for call in candidate_skills(perception) if runnable(call)]

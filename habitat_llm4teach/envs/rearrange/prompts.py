@@ -13,21 +13,21 @@ import math
 
 import numpy as np
 
-from habitat_llm4teach.envs.rearrange.describe import candidate_skills, describe
+from habitat_llm4teach.envs.rearrange.describe import describe, next_skills
 from habitat_llm4teach.envs.rearrange.parse import parse_plan
 from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, SeenObject
 from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
 from habitat_llm4teach.teacher.planner import PromptSet
 
-PROMPT_VERSION = "rearrange-v2"
+PROMPT_VERSION = "rearrange-v3"
 
 SYSTEM_PROMPT = """You plan for a mobile robot with one arm in a house. You get what its head camera sees (with distance and direction), what it holds, its task, and the skills it can use now. Answer with the skill the robot should do next, written exactly as in the list.
-Facts: the robot holds at most one object. pick X works only when X is within reach; place X on Y works only when Y is within reach; navigate to X drives until X is within reach; look around turns in place to find things not in view.
+Facts: the robot holds at most one object. pick X works only when X is within reach; place X on Y works only when Y is within reach; navigate to X drives until X is within reach; look around turns in place to find things not in view. Only the objects named in the task matter: every other object, however near, is never picked, placed on or navigated to.
 Decide with these rules; the first rule that matches gives the answer:
-1. The task is to place the object you hold and the goal is within reach: place it on the goal.
-2. The task is to place the object you hold: navigate to the goal.
-3. The task object is within reach and you hold nothing: pick it.
-4. You see the task object: navigate to it.
+1. You hold the task object and the goal is within reach: place it on the goal.
+2. You hold the task object: navigate to the goal.
+3. The task object is within reach and you hold nothing: pick the task object.
+4. You see the task object: navigate to the task object.
 5. Otherwise: look around."""
 
 _REST = TaskObservations(np.zeros(3), np.zeros(7), False, np.zeros(3))
@@ -56,6 +56,11 @@ _EXAMPLES = (
      "navigate to pear", "navigate to pear, pick pear"),
     (_perception(PICK, (_obj("chair", 1.5, 0, True, 0.3),), "tomato soup can"),
      "look around", "look around, navigate to tomato soup can, pick tomato soup can"),
+    # A nearer unnamed object and a nearer decoy receptacle: the answer follows the task, not the distance.
+    (_perception(PICK, (_obj("object 5e21", 0.9, -15), _obj("cup", 1.2, 5), _obj("orange", 1.8, 30)), "orange"),
+     "navigate to orange", "navigate to orange, pick orange"),
+    (_perception(PLACE, (_obj("stool", 0.6, 0, True, 0.3),), "cup", True, _obj("counter", 2.2, -30, True, 0.5)),
+     "navigate to counter", "navigate to counter, place cup on counter"),
 )
 EXAMPLE_SCENES = {describe(p): p for p, _, _ in _EXAMPLES}
 
@@ -64,6 +69,6 @@ REARRANGE_PROMPTS = PromptSet(
     SYSTEM_PROMPT,
     tuple((describe(p), next_skill, plan) for p, next_skill, plan in _EXAMPLES),
     EXAMPLE_SCENES.__getitem__,
-    candidate_skills,
+    next_skills,
     parse_plan,
 )

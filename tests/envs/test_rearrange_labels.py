@@ -1,0 +1,71 @@
+"""Labelled pick/place situations -> perceptions (habitat_llm4teach/envs/rearrange/labels.py)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from habitat_llm4teach.envs.rearrange.describe import candidate_skills, describe, next_skills
+from habitat_llm4teach.envs.rearrange.labels import LabelError, load_rows, perception_from_row
+from habitat_llm4teach.envs.rearrange.prompts import EXAMPLE_SCENES, REARRANGE_PROMPTS
+
+LABELS = Path(__file__).resolve().parents[1] / "data" / "rearrange_plan_labels.jsonl"
+
+
+def test_labelled_set_is_valid_and_not_in_the_prompt():
+    rows = load_rows(LABELS)
+    assert len(rows) >= 12
+    descriptions = set()
+    for row in rows:
+        perception = perception_from_row(row)
+        assert row["label"] in [str(c) for c in REARRANGE_PROMPTS.candidate_skills(perception)], row
+        descriptions.add(describe(perception))
+    assert len(descriptions) == len(rows)
+    assert not descriptions & set(EXAMPLE_SCENES)
+
+
+def test_row_becomes_the_perception_it_describes():
+    row = {"task": "place", "target": "mug", "holding": True, "label": "navigate to table",
+           "objects": [{"name": "chair", "distance": 0.7, "bearing_deg": -10, "radius": 0.3, "receptacle": True}],
+           "goal": {"name": "table", "distance": 3.0, "bearing_deg": 160, "radius": 0.4, "visible": False}}
+    perception = perception_from_row(row)
+    assert describe(perception) == (
+        "Robot sees <chair> (0.7 m ahead, within reach); holds <mug>. <table> is out of view (3.0 m behind, left). "
+        "Task: place the mug on the table."
+    )
+
+
+@pytest.mark.parametrize("row, message", [
+    ({"task": "fly", "target": "mug"}, "task must be"),
+    ({"task": "pick"}, "no target"),
+    ({"task": "place", "target": "mug", "holding": True}, "needs a goal"),
+    ({"task": "pick", "target": "mug", "objects": [{"name": "mug"}]}, "needs name, distance and bearing_deg"),
+])
+def test_bad_rows_are_named(row, message):
+    with pytest.raises(LabelError, match=message):
+        perception_from_row(row)
+
+
+def test_bad_file_lines_are_named(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps({"task": "pick", "target": "mug"}) + "\n")
+    with pytest.raises(LabelError, match="no label"):
+        load_rows(path)
+    path.write_text("{not json\n")
+    with pytest.raises(LabelError, match=":1: not JSON"):
+        load_rows(path)
+
+
+def test_next_skills_offer_pick_and_place_only_within_reach():
+    row = {"task": "place", "target": "cup", "holding": True,
+           "objects": [{"name": "stool", "distance": 0.6, "bearing_deg": 0, "radius": 0.3, "receptacle": True},
+                       {"name": "mug", "distance": 0.5, "bearing_deg": 0}],
+           "goal": {"name": "table", "distance": 2.5, "bearing_deg": 10, "radius": 0.4, "visible": True}}
+    perception = perception_from_row(row)
+    offered = [str(c) for c in next_skills(perception)]
+    assert offered == ["look around", "navigate to mug", "navigate to stool", "navigate to table", "place cup on stool"]
+    assert "place cup on table" in [str(c) for c in candidate_skills(perception)]  # still parseable in a plan
+    picking = perception_from_row({"task": "pick", "target": "pear", "objects": [
+        {"name": "pear", "distance": 2.0, "bearing_deg": 0}, {"name": "object 9a0c", "distance": 0.5, "bearing_deg": 0}]})
+    assert [str(c) for c in next_skills(picking)] == [
+        "look around", "navigate to object 9a0c", "navigate to pear", "pick object 9a0c"]
