@@ -182,6 +182,7 @@ class TeacherClient:
         self._late: dict[int, str] = {}  # timed-out request id -> description: a late answer is still used
         self._ready_at = 0.0
         self.ready = False
+        self.ever_ready = False  # some server answered a heartbeat during this run
         self.gave_up = False
         self.restarts = self.timeouts = self.dropped = 0
         self.errors: dict[str, int] = {}
@@ -298,6 +299,7 @@ class TeacherClient:
         self.ready = True
         self._ready_at = now
         self._failures = 0
+        self.ever_ready = True
         logger.info(
             f"llm4teach: teacher server ready at {self.connection.address} (pid {pong.fields.get('pid')}, "
             f"model {served}) after {now - self._started_at:.1f} s"
@@ -341,6 +343,12 @@ class TeacherClient:
         logger.warning(f"llm4teach: {reason}: no teacher any more, training continues as plain PPO (no guidance)")
 
     def close(self) -> None:
+        if not self.ever_ready and not self.gave_up:
+            # Training can end before a failing server is detected: say what the run was.
+            logger.warning(
+                f"llm4teach: the teacher server at {self.connection.address} never answered during this run: "
+                "it trained as plain PPO (no guidance)"
+            )
         self.connection.close()
         if self.process is not None:
             self.process.stop()

@@ -76,7 +76,8 @@ def test_a_teacher_that_never_answers_means_plain_ppo_and_says_so(tmp_path):
     ), timeout=600)
     out = output_of(result)
     assert result.returncode == 0, out[-4000:]
-    assert "no teacher any more, training continues as plain PPO" in out
+    # Whether the failed start is noticed during these few steps or only at the end, the log says so.
+    assert "as plain PPO (no guidance)" in out
     assert load_checkpoint_file(tmp_path / "checkpoints" / "latest.pth")["extra_state"]["step"] == 64
     assert all(v == 0 for _, v in tensorboard_scalars(tmp_path)["learner/distill/guided_frac"])
 
