@@ -34,7 +34,7 @@ from habitat_baselines.rl.ddppo.algo.ddppo import DDPPO
 from habitat_baselines.utils.common import inference_mode
 from torch import Tensor
 
-from habitat_llm4teach.distill.storage import TEACHER_GUIDED
+from habitat_llm4teach.distill.storage import TEACHER_GUIDED, set_at_current_step
 from habitat_llm4teach.distill.updater import L4TDistillPPO
 
 # Buffer and minibatch keys.
@@ -107,14 +107,9 @@ class L4TContinuousRolloutStorage(RolloutStorage):
             raise ValueError("teacher_actions, teacher_weights and teacher_guided are inserted together")
         if not any(given):
             return
-        env_slice = slice(
-            int(buffer_index * self._num_envs / self._nbuffers),
-            int((buffer_index + 1) * self._num_envs / self._nbuffers),
-        )
-        self.buffers.set(
-            (self.current_rollout_step_idxs[buffer_index], env_slice),
+        set_at_current_step(
+            self, buffer_index,
             {TEACHER_ACTIONS: teacher_actions, TEACHER_WEIGHTS: teacher_weights, TEACHER_GUIDED: teacher_guided},
-            strict=False,
         )
 
 

@@ -27,6 +27,15 @@ TEACHER_PROBS = "teacher_probs"
 TEACHER_GUIDED = "teacher_guided"
 
 
+def set_at_current_step(storage: RolloutStorage, buffer_index: int, fields: dict[str, torch.Tensor]) -> None:
+    """Write ``fields`` ([n, ...] for the envs of ``buffer_index``) at the step those envs are acting on."""
+    env_slice = slice(
+        int(buffer_index * storage._num_envs / storage._nbuffers),
+        int((buffer_index + 1) * storage._num_envs / storage._nbuffers),
+    )
+    storage.buffers.set((storage.current_rollout_step_idxs[buffer_index], env_slice), fields, strict=False)
+
+
 @baseline_registry.register_storage
 class L4TRolloutStorage(RolloutStorage):
     def __init__(
@@ -63,12 +72,4 @@ class L4TRolloutStorage(RolloutStorage):
             raise ValueError("teacher_probs and teacher_guided are inserted together")
         if teacher_probs is None:
             return
-        env_slice = slice(
-            int(buffer_index * self._num_envs / self._nbuffers),
-            int((buffer_index + 1) * self._num_envs / self._nbuffers),
-        )
-        self.buffers.set(
-            (self.current_rollout_step_idxs[buffer_index], env_slice),
-            {TEACHER_PROBS: teacher_probs, TEACHER_GUIDED: teacher_guided},
-            strict=False,
-        )
+        set_at_current_step(self, buffer_index, {TEACHER_PROBS: teacher_probs, TEACHER_GUIDED: teacher_guided})

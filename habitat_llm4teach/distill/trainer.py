@@ -65,7 +65,7 @@ from habitat_llm4teach.distill.episodes import EpisodeLog
 from habitat_llm4teach.server.client import ServerTeacher, build_training_teacher
 from habitat_llm4teach.teacher.guidance import InprocTeacher
 from habitat_llm4teach.distill.schedules import DistillSchedule, build_schedule
-from habitat_llm4teach.distill.storage import TEACHER_GUIDED, L4TRolloutStorage
+from habitat_llm4teach.distill.storage import TEACHER_GUIDED, L4TRolloutStorage, set_at_current_step
 from habitat_llm4teach.distill.updater import (
     DISTILL_AGREEMENT,
     DISTILL_GUIDED_FRAC,
@@ -225,11 +225,8 @@ class L4TTrainer(PPOTrainer):
         )
         rollouts = self._agent.rollouts
         if not self._teacher_needed():
-            rollouts.buffers.set(
-                (rollouts.current_rollout_step_idxs[buffer_index], env_slice),
-                {TEACHER_GUIDED: torch.zeros(env_slice.stop - env_slice.start, 1, dtype=torch.bool)},
-                strict=False,
-            )
+            unguided = torch.zeros(env_slice.stop - env_slice.start, 1, dtype=torch.bool)  # [n, 1]
+            set_at_current_step(rollouts, buffer_index, {TEACHER_GUIDED: unguided})
             return
         with g_timer.avg_time("trainer.teacher"):
             step_batch = rollouts.get_current_step(env_slice, buffer_index)
