@@ -17,7 +17,9 @@ over the seeds that reached it. When PPO stops short, the ratio is a lower bound
 (teacher on vs plain PPO, same machine, one run after the other).
 
 Writes ``<results>/sample_efficiency.json`` and ``<results>/success_vs_steps.png``;
-the last line printed is the JSON object.
+the last line printed is the JSON object. Each finished run leaves
+``<run>/bench_record.json``; running the same command again reuses finished runs
+(same seed and step budget), so an interrupted benchmark picks up where it stopped.
 
     python scripts/bench_sample_efficiency.py --task SimpleDoorKey --seeds 1 2 3 --budget 150000
 """
@@ -46,7 +48,13 @@ THRESHOLD = 0.9
 
 
 def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str]) -> dict:
-    """One training run; returns its steps_to_90, final success, steps done and fps."""
+    """One training run; returns its steps_to_90, final success and return, steps done and fps."""
+    record_path = run_dir / "bench_record.json"
+    if record_path.exists():
+        record = json.loads(record_path.read_text())
+        if record.get("seed") == seed and record.get("budget") == steps and record.get("overrides") == list(extra):
+            print(f"reusing finished run {run_dir}: {json.dumps(record)}", flush=True)
+            return record
     cmd = [
         sys.executable, "-m", "habitat_llm4teach.run", f"--config-name={config}", f"habitat.seed={seed}",
         f"habitat_baselines.total_num_steps={steps}", f"llm4teach.run_dir={run_dir}", *extra,
@@ -63,18 +71,24 @@ def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str
     final_window = episodes.success[-100:]
     record = {
         "run_dir": str(run_dir),
+        "seed": seed,
+        "budget": steps,
+        "overrides": list(extra),
         "steps_to_90": episodes.steps_to(THRESHOLD),
         "final_success": float(final_window.mean()) if len(final_window) else 0.0,
+        "final_return": float(episodes.reward[-100:].mean()) if len(final_window) else 0.0,
         "steps": int(episodes.step[-1]) if len(episodes.step) else 0,
         "episodes": len(episodes.step),
         "fps": fps[-1] if fps else None,
         "wall_s": round(time.perf_counter() - start, 1),
     }
+    record_path.write_text(json.dumps(record, indent=2))
     print(json.dumps(record), flush=True)
     return record
 
 
-def teacher_success(task: str, episodes: int, run_dir: Path, cache: str) -> float:
+def teacher_only(task: str, episodes: int, run_dir: Path, cache: str) -> tuple[float, float]:
+    """The teacher acting alone through habitat's evaluator: (success, return) over ``episodes``."""
     cmd = [
         sys.executable, "-m", "habitat_llm4teach.run", f"--config-name=minigrid/{task.lower()}_teacher",
         f"habitat_baselines.test_episode_count={episodes}", f"llm4teach.run_dir={run_dir}",
@@ -85,7 +99,11 @@ def teacher_success(task: str, episodes: int, run_dir: Path, cache: str) -> floa
     out = result.stdout + result.stderr
     if result.returncode != 0:
         sys.exit(f"teacher-only evaluation failed:\n{out[-3000:]}")
-    return float(re.search(r"Average episode success: ([0-9.]+)", out).group(1))
+    success = re.search(r"Average episode success: ([0-9.]+)", out)
+    reward = re.search(r"Average episode reward: ([-0-9.]+)", out)
+    if success is None or reward is None:
+        sys.exit(f"teacher-only evaluation printed no average success/reward:\n{out[-3000:]}")
+    return float(success.group(1)), float(reward.group(1))
 
 
 def mean_reached(records: list[dict]) -> Optional[float]:
@@ -122,7 +140,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               ["llm4teach.distill.schedule=none", f"llm4teach.stop_at_success={THRESHOLD}", *args.overrides])
         for seed in args.seeds
     ]
-    teacher = teacher_success(args.task, args.teacher_episodes, results / "teacher_only", cache)
+    teacher, teacher_return = teacher_only(args.task, args.teacher_episodes, results / "teacher_only", cache)
 
     ppo_steps = mean_reached(ppo)
     all_ppo_reached = all(r["steps_to_90"] is not None for r in ppo)
@@ -137,10 +155,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     fps_off = [r["fps"] for r in ppo if r["fps"]]
 
     plot = results / "success_vs_steps.png"
-    plot_runs(
-        {"LLM4Teach": [r["run_dir"] for r in llm4teach], "PPO": [r["run_dir"] for r in ppo]},
-        str(plot), hlines={"teacher only": teacher}, title=f"{args.task}: success vs env steps",
-    )
+    try:
+        plot_runs(
+            {"LLM4Teach": [r["run_dir"] for r in llm4teach], "PPO": [r["run_dir"] for r in ppo]},
+            str(plot), hlines={"teacher only": teacher}, title=f"{args.task}: success vs env steps",
+        )
+    except ValueError as error:  # no run finished an episode: a budget too small to plot
+        print(f"no plot: {error}", flush=True)
+        plot = None
     report = {
         "task": args.task,
         "seeds": args.seeds,
@@ -155,11 +177,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "llm4teach_final_success": float(np.mean([r["final_success"] for r in llm4teach])),
         "ppo_final_success": float(np.mean([r["final_success"] for r in ppo])),
         "teacher_success": teacher,
+        "llm4teach_final_return": float(np.mean([r["final_return"] for r in llm4teach])),
+        "ppo_final_return": float(np.mean([r["final_return"] for r in ppo])),
+        "teacher_return": teacher_return,
         "llm4teach_fps": float(np.mean(fps_on)) if fps_on else None,
         "ppo_fps": float(np.mean(fps_off)) if fps_off else None,
         "fps_ratio": float(np.mean(fps_on) / np.mean(fps_off)) if fps_on and fps_off else None,
         "runs": {"llm4teach": llm4teach, "ppo": ppo},
-        "plot": str(plot),
+        "plot": str(plot) if plot else None,
     }
     (results / "sample_efficiency.json").write_text(json.dumps(report, indent=2))
     print(f"Results: {results}", flush=True)

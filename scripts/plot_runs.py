@@ -32,6 +32,8 @@ from habitat_llm4teach.distill.episodes import load_episodes  # noqa: E402
 def success_curve(run_dir: str, grid: np.ndarray, window: int) -> np.ndarray:
     """Moving success over the last ``window`` episodes, sampled at the steps of ``grid`` (NaN before the first episode)."""
     episodes = load_episodes(run_dir)
+    if len(episodes.step) == 0:
+        return np.full(len(grid), np.nan)
     moving = episodes.moving_success(window)
     index = np.searchsorted(episodes.step, grid, side="right") - 1
     return np.where(index >= 0, moving[np.clip(index, 0, None)], np.nan)
@@ -46,7 +48,9 @@ def plot_runs(
     points: int = 200,
 ) -> None:
     """Draw each group's mean moving success (band: min-max over its runs) against env steps into ``out``."""
-    last_step = max(int(load_episodes(d).step[-1]) for dirs in groups.values() for d in dirs)
+    last_step = max((int(steps[-1]) for dirs in groups.values() for d in dirs if len(steps := load_episodes(d).step)), default=0)
+    if last_step == 0:
+        raise ValueError(f"no finished episodes in any of {[d for dirs in groups.values() for d in dirs]}: nothing to plot")
     grid = np.linspace(0, last_step, points)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, dirs in groups.items():
@@ -100,7 +104,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.error(f"--hline wants LABEL=VALUE, got '{spec}'")
     try:
         plot_runs(parse_groups(args.runs), args.out, args.window, hlines, args.title)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"Plot: {args.out}")

@@ -41,3 +41,14 @@ def test_cli_writes_a_png_and_rejects_a_folder_without_episodes(tmp_path):
     (tmp_path / "empty").mkdir()
     bad = subprocess.run([*cmd[:2], str(tmp_path / "empty"), "--out", str(out)], capture_output=True, text=True)
     assert bad.returncode == 2 and "no episodes.rank" in bad.stderr
+
+
+def test_runs_without_finished_episodes_are_an_error_not_a_crash(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "episodes.rank0.csv").write_text("step,success,reward\n")
+    cmd = [sys.executable, str(REPO / "scripts" / "plot_runs.py"), str(run), "--out", str(tmp_path / "p.png")]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "no finished episodes" in result.stderr
+    assert not (tmp_path / "p.png").exists()
