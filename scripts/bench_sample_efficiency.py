@@ -8,7 +8,8 @@ with ``llm4teach.distill.schedule=none`` (no teacher, lambda = 0). For each seed
 2. PPO trains until its success over the last 100 episodes reaches 90 %, or it
    has used ``--ppo-factor`` times the steps LLM4Teach needed to get there
    (the whole LLM4Teach budget when LLM4Teach did not get there);
-3. the teacher acting alone is evaluated once on ``--teacher-episodes`` episodes.
+3. the teacher acting alone is evaluated once, and each LLM4Teach student's final
+   checkpoint once, on ``--eval-episodes`` episodes through habitat's evaluator.
 
 steps_to_90: env steps until the moving success over the last 100 training
 episodes first reaches 0.9 (habitat_llm4teach/distill/episodes.py), averaged
@@ -21,7 +22,7 @@ the last line printed is the JSON object. Each finished run leaves
 ``<run>/bench_record.json``; running the same command again reuses finished runs
 (same seed and step budget), so an interrupted benchmark picks up where it stopped.
 
-    python scripts/bench_sample_efficiency.py --task SimpleDoorKey --seeds 1 2 3 --budget 150000
+    python scripts/bench_sample_efficiency.py --task SimpleDoorKey --seeds 1 2 3 --budget 120000
 """
 
 from __future__ import annotations
@@ -87,23 +88,38 @@ def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str
     return record
 
 
-def teacher_only(task: str, episodes: int, run_dir: Path, cache: str) -> tuple[float, float]:
-    """The teacher acting alone through habitat's evaluator: (success, return) over ``episodes``."""
+def evaluate(config: str, episodes: int, run_dir: Path, extra: Sequence[str], label: str) -> dict:
+    """Habitat's evaluator on ``episodes`` episodes (no videos): ``{"success", "return", "episodes"}``.
+
+    Used for the teacher acting alone and for each student's final checkpoint
+    (habitat samples actions at evaluation, as in training). Kept in
+    ``<run_dir>/bench_eval.json`` and reused like training records.
+    """
+    record_path = run_dir / "bench_eval.json"
+    if record_path.exists():
+        record = json.loads(record_path.read_text())
+        if record.get("config") == config and record.get("episodes") == episodes and record.get("overrides") == list(extra):
+            print(f"reusing {label} evaluation {run_dir}: {json.dumps(record)}", flush=True)
+            return record
     cmd = [
-        sys.executable, "-m", "habitat_llm4teach.run", f"--config-name=minigrid/{task.lower()}_teacher",
-        f"habitat_baselines.test_episode_count={episodes}", f"llm4teach.run_dir={run_dir}",
-        f"llm4teach.teacher.cache_path={cache}", "habitat_baselines.eval.video_option=[]",
+        sys.executable, "-m", "habitat_llm4teach.run", f"--config-name={config}",
+        "habitat_baselines.evaluate=True", f"habitat_baselines.test_episode_count={episodes}",
+        "habitat_baselines.eval.video_option=[]", *extra,
     ]
     print(f"$ {' '.join(cmd[1:])}", flush=True)
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     out = result.stdout + result.stderr
-    if result.returncode != 0:
-        sys.exit(f"teacher-only evaluation failed:\n{out[-3000:]}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "bench_eval_output.txt").write_text(out)
     success = re.search(r"Average episode success: ([0-9.]+)", out)
     reward = re.search(r"Average episode reward: ([-0-9.]+)", out)
-    if success is None or reward is None:
-        sys.exit(f"teacher-only evaluation printed no average success/reward:\n{out[-3000:]}")
-    return float(success.group(1)), float(reward.group(1))
+    if result.returncode != 0 or success is None or reward is None:
+        sys.exit(f"{label} evaluation failed (exit {result.returncode}), see {run_dir / 'bench_eval_output.txt'}:\n{out[-3000:]}")
+    record = {"config": config, "episodes": episodes, "overrides": list(extra),
+              "success": float(success.group(1)), "return": float(reward.group(1))}
+    record_path.write_text(json.dumps(record, indent=2))
+    print(json.dumps(record), flush=True)
+    return record
 
 
 def mean_reached(records: list[dict]) -> Optional[float]:
@@ -115,9 +131,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="SimpleDoorKey", choices=["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey", "TwoDoor"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--budget", type=int, default=150_000, help="LLM4Teach env steps per seed")
+    parser.add_argument("--budget", type=int, default=120_000, help="LLM4Teach env steps per seed")
     parser.add_argument("--ppo-factor", type=float, default=5.0, help="PPO budget = this x LLM4Teach's steps_to_90")
-    parser.add_argument("--teacher-episodes", type=int, default=100)
+    parser.add_argument("--eval-episodes", type=int, default=100, help="episodes for the teacher alone and for each student")
     parser.add_argument("--results", type=Path, default=None, help="default: data/results/sample_efficiency_<task>")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for both arms, e.g. habitat_baselines.num_environments=8")
     args = parser.parse_args(argv)
@@ -140,7 +156,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               ["llm4teach.distill.schedule=none", f"llm4teach.stop_at_success={THRESHOLD}", *args.overrides])
         for seed in args.seeds
     ]
-    teacher, teacher_return = teacher_only(args.task, args.teacher_episodes, results / "teacher_only", cache)
+    teacher_dir = results / "teacher_only"
+    teacher_eval = evaluate(f"minigrid/{args.task.lower()}_teacher", args.eval_episodes, teacher_dir,
+                            [f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only")
+    teacher = teacher_eval["success"]
+    student_evals = [
+        evaluate(config, args.eval_episodes, Path(r["run_dir"]), [f"llm4teach.run_dir={r['run_dir']}"], "student")
+        for r in llm4teach
+    ]
 
     ppo_steps = mean_reached(ppo)
     all_ppo_reached = all(r["steps_to_90"] is not None for r in ppo)
@@ -179,7 +202,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "teacher_success": teacher,
         "llm4teach_final_return": float(np.mean([r["final_return"] for r in llm4teach])),
         "ppo_final_return": float(np.mean([r["final_return"] for r in ppo])),
-        "teacher_return": teacher_return,
+        "teacher_return": teacher_eval["return"],
+        "llm4teach_eval_success": float(np.mean([e["success"] for e in student_evals])),
+        "llm4teach_eval_return": float(np.mean([e["return"] for e in student_evals])),
         "llm4teach_fps": float(np.mean(fps_on)) if fps_on else None,
         "ppo_fps": float(np.mean(fps_off)) if fps_off else None,
         "fps_ratio": float(np.mean(fps_on) / np.mean(fps_off)) if fps_on and fps_off else None,
