@@ -48,14 +48,23 @@ from habitat_llm4teach.distill.episodes import load_episodes  # noqa: E402
 THRESHOLD = 0.9
 
 
+def finished(record_path: Path, settings: dict, label: str) -> Optional[dict]:
+    """The record an earlier benchmark left at ``record_path`` when it was made with the same ``settings``."""
+    if not record_path.exists():
+        return None
+    record = json.loads(record_path.read_text())
+    if any(record.get(key) != value for key, value in settings.items()):
+        return None
+    print(f"reusing {label} {record_path.parent}: {json.dumps(record)}", flush=True)
+    return record
+
+
 def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str]) -> dict:
     """One training run; returns its steps_to_90, final success and return, steps done and fps."""
     record_path = run_dir / "bench_record.json"
-    if record_path.exists():
-        record = json.loads(record_path.read_text())
-        if record.get("seed") == seed and record.get("budget") == steps and record.get("overrides") == list(extra):
-            print(f"reusing finished run {run_dir}: {json.dumps(record)}", flush=True)
-            return record
+    record = finished(record_path, {"seed": seed, "budget": steps, "overrides": list(extra)}, "finished run")
+    if record:
+        return record
     cmd = [
         sys.executable, "-m", "habitat_llm4teach.run", f"--config-name={config}", f"habitat.seed={seed}",
         f"habitat_baselines.total_num_steps={steps}", f"llm4teach.run_dir={run_dir}", *extra,
@@ -96,11 +105,9 @@ def evaluate(config: str, episodes: int, run_dir: Path, extra: Sequence[str], la
     ``<run_dir>/bench_eval.json`` and reused like training records.
     """
     record_path = run_dir / "bench_eval.json"
-    if record_path.exists():
-        record = json.loads(record_path.read_text())
-        if record.get("config") == config and record.get("episodes") == episodes and record.get("overrides") == list(extra):
-            print(f"reusing {label} evaluation {run_dir}: {json.dumps(record)}", flush=True)
-            return record
+    record = finished(record_path, {"config": config, "episodes": episodes, "overrides": list(extra)}, f"{label} evaluation")
+    if record:
+        return record
     cmd = [
         sys.executable, "-m", "habitat_llm4teach.run", f"--config-name={config}",
         "habitat_baselines.evaluate=True", f"habitat_baselines.test_episode_count={episodes}",
