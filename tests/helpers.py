@@ -35,6 +35,14 @@ def output_of(result: subprocess.CompletedProcess) -> str:
     return result.stdout + result.stderr
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def tensorboard_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """Every scalar a run wrote to ``<run_dir>/tb``: tag -> [(step, value)]."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

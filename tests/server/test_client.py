@@ -22,6 +22,7 @@ from habitat_llm4teach.server.client import (
 )
 from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
 from habitat_llm4teach.teacher.llm import model_name
+from helpers import pid_alive
 
 NOTHING = "Agent sees <nothing>, holds <nothing>. Goal: open the door."
 
@@ -52,14 +53,6 @@ def pump_until(client: TeacherClient, condition, timeout_s: float = 120) -> None
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         client.pump(0.05)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_non_blocking_guidance_arrives_later_and_close_stops_the_server(tiny_model_dir, tmp_path):
@@ -140,7 +133,7 @@ def test_the_server_exits_when_the_process_that_started_it_dies(tiny_model_dir, 
     script = f"""
 import os, sys, time
 from omegaconf import OmegaConf
-sys.path.insert(0, {str(os.path.dirname(__file__))!r})
+sys.path[:0] = [{str(os.path.dirname(__file__))!r}, {str(os.path.dirname(os.path.dirname(__file__)))!r}]  # test_client, helpers
 from test_client import start_client, teacher_config, pump_until
 from pathlib import Path
 client = start_client(teacher_config(Path({str(tiny_model_dir)!r}), Path({str(tmp_path)!r})))

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 
-from helpers import REPO, TINY_TRAINING, output_of, run_cli, tensorboard_scalars
+from helpers import REPO, TINY_TRAINING, output_of, pid_alive, run_cli, tensorboard_scalars
 from habitat_llm4teach.checkpoints import load_checkpoint_file
 from habitat_llm4teach.server.client import RESTARTS, UP
 from habitat_llm4teach.teacher.guidance import GUIDED_FRAC
@@ -23,14 +23,6 @@ def _args(run_dir, model, *extra):
         "llm4teach.teacher.dtype=float32", f"llm4teach.teacher.cache_path={run_dir / 'plans.json'}",
         "habitat_baselines.eval.video_option=[]", "habitat_baselines.num_checkpoints=1", *TINY_TRAINING, *extra,
     ]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_killing_the_server_mid_training_restarts_it_and_training_finishes(tmp_path, tiny_model_dir):
@@ -66,7 +58,7 @@ def test_killing_the_server_mid_training_restarts_it_and_training_finishes(tmp_p
     scalars = tensorboard_scalars(tmp_path)
     assert max(v for _, v in scalars[RESTARTS]) == 1
     assert scalars[UP][-1][1] == 1.0 and any(v > 0 for _, v in scalars[GUIDED_FRAC])  # guided again after the restart
-    assert not any(_alive(pid) for pid in server_pids)  # no orphan
+    assert not any(pid_alive(pid) for pid in server_pids)  # no orphan
 
 
 def test_a_teacher_that_never_answers_means_plain_ppo_and_says_so(tmp_path):
