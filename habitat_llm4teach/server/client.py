@@ -34,7 +34,6 @@ from omegaconf import OmegaConf
 
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.server import protocol
-from habitat_llm4teach.teacher.describe import describe
 from habitat_llm4teach.teacher.guidance import (
     GUIDED_FRAC,
     PLAN_CACHE_HIT_RATE,
@@ -47,7 +46,6 @@ from habitat_llm4teach.teacher.guidance import (
     check_teacher_env,
 )
 from habitat_llm4teach.teacher.llm import model_name
-from habitat_llm4teach.teacher.perception import perceive_minigrid
 from habitat_llm4teach.teacher.teacher import teacher_action_distribution
 from habitat_llm4teach.teacher.types import PlanDistribution
 
@@ -427,11 +425,7 @@ class ServerTeacher(MiniGridGuidance):
 
     def guide(self, symbolic: torch.Tensor) -> TeacherGuidance:
         """``symbolic``: [N, S] observations -> guidance; steps whose description has no answer yet are unguided."""
-        symbolic_np = symbolic.cpu().numpy()  # [N, S]
-        perceptions = [perceive_minigrid(flat, *self.grid_size, self.mission) for flat in symbolic_np]
-        descriptions = [describe(p) for p in perceptions]
-        if self.trace is not None:
-            self.trace.record(descriptions)
+        perceptions, descriptions = self.describe_batch(symbolic)
         self.client.pump()
         missing = {d for d in descriptions if d not in self.client.answers}
         self._lookups += len(descriptions)

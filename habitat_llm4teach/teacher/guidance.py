@@ -34,6 +34,7 @@ from habitat_llm4teach.teacher.teacher import teacher_action_distribution
 if TYPE_CHECKING:
     from habitat_llm4teach.teacher.cache import PlanCache
     from habitat_llm4teach.teacher.planner import Planner
+    from habitat_llm4teach.teacher.types import Perception
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +115,20 @@ class TeacherStats:
 class MiniGridGuidance:
     """The trainer's entry shared by the MiniGrid teachers (in process and server-backed), on top of their ``guide``."""
 
+    grid_size: tuple[int, int]
+    mission: str
+    trace: Optional[DescriptionTrace]
+
     def guide(self, symbolic: torch.Tensor) -> TeacherGuidance:
         raise NotImplementedError
+
+    def describe_batch(self, symbolic: torch.Tensor) -> tuple[list["Perception"], list[str]]:
+        """[N, S] ``minigrid_symbolic`` observations -> each env's perceived objects and description (traced)."""
+        perceptions = [perceive_minigrid(flat, *self.grid_size, self.mission) for flat in symbolic.cpu().numpy()]
+        descriptions = [describe(p) for p in perceptions]
+        if self.trace is not None:
+            self.trace.record(descriptions)
+        return perceptions, descriptions
 
     def guide_batch(self, observations: Any) -> dict[str, torch.Tensor]:
         """A batch of observations -> the rollout-storage fields of the teacher's guidance."""
@@ -153,13 +166,9 @@ class InprocTeacher(MiniGridGuidance):
 
     def guide(self, symbolic: torch.Tensor) -> TeacherGuidance:
         """``symbolic``: [N, S] ``minigrid_symbolic`` observations -> the teacher's guidance for each env."""
-        symbolic_np = symbolic.cpu().numpy()  # [N, S]
-        teacher_probs = np.empty((len(symbolic_np), self.num_actions), dtype=np.float32)  # [N, A]
-        teacher_guided = np.empty((len(symbolic_np), 1), dtype=bool)  # [N, 1]
-        perceptions = [perceive_minigrid(flat, *self.grid_size, self.mission) for flat in symbolic_np]
-        descriptions = [describe(p) for p in perceptions]
-        if self.trace is not None:
-            self.trace.record(descriptions)
+        perceptions, descriptions = self.describe_batch(symbolic)
+        teacher_probs = np.empty((len(descriptions), self.num_actions), dtype=np.float32)  # [N, A]
+        teacher_guided = np.empty((len(descriptions), 1), dtype=bool)  # [N, 1]
         self.last_plans, self.last_skills = [], []
         for env_index, (description, perception) in enumerate(zip(descriptions, perceptions)):
             plans = self.planner.plan(description, perception)
@@ -169,7 +178,7 @@ class InprocTeacher(MiniGridGuidance):
             top = max(plans.plans, key=lambda plan: plan.prob, default=None)
             self.last_plans.append(f"{top.text} ({top.prob:.2f})" if top is not None else "")
             self.last_skills.append(output.skill)
-        self.stats.count(len(symbolic_np), int(teacher_guided.sum()))
+        self.stats.count(len(descriptions), int(teacher_guided.sum()))
         return TeacherGuidance(torch.from_numpy(teacher_probs), torch.from_numpy(teacher_guided))
 
     def pop_stats(self) -> dict[str, float]:
