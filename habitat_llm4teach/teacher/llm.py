@@ -183,6 +183,13 @@ class CausalLM:
     def _encode(self, text: str) -> torch.Tensor:
         return self.tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids.to(self.device)
 
+    def _prefix_copy(self, static_prefix: str) -> tuple[Optional[object], int]:
+        """A copy of the cached ``static_prefix``'s KV cache (callers extend it) and its length; (None, 0) without one."""
+        if not static_prefix:
+            return None, 0
+        prefix = self._run_prefix(static_prefix)
+        return copy.deepcopy(prefix.cache), prefix.length
+
     @torch.inference_mode()
     def _run_prefix(self, static_text: str) -> _PrefixState:
         if self._prefix is None or self._prefix.text != static_text:
@@ -251,12 +258,9 @@ class CausalLM:
         batch = len(queries)
         query_ids, query_mask = self._right_padded(queries, pad)  # [B, Lq]
         query_lens = query_mask.sum(1)  # [B]
-        if static_prefix:
-            prefix = self._run_prefix(static_prefix)
-            cache, past_len = copy.deepcopy(prefix.cache), prefix.length
+        cache, past_len = self._prefix_copy(static_prefix)
+        if cache is not None:
             cache.batch_repeat_interleave(batch)
-        else:
-            cache, past_len = None, 0
         ones = lambda n: torch.ones((n, past_len), dtype=torch.long, device=self.device)  # noqa: E731
         out = self.model(query_ids, past_key_values=cache, attention_mask=torch.cat([ones(batch), query_mask], 1), use_cache=True)
         last_logits = out.logits[torch.arange(batch, device=self.device), query_lens - 1].float()  # [B, V]
@@ -294,12 +298,8 @@ class CausalLM:
         """Run ``prompt`` (reusing the cached ``static_prefix``): (cache, length, last logits [1, V])."""
         if not prompt.startswith(static_prefix):
             raise ValueError("static_prefix must be a prefix of prompt")
-        if static_prefix:
-            prefix = self._run_prefix(static_prefix)
-            cache, past_len = copy.deepcopy(prefix.cache), prefix.length
-            query_ids = self._encode(prompt[len(static_prefix):])
-        else:
-            cache, past_len, query_ids = None, 0, self._encode(prompt)
+        cache, past_len = self._prefix_copy(static_prefix)
+        query_ids = self._encode(prompt[len(static_prefix):])
         out = self.model(query_ids, past_key_values=cache, use_cache=True)
         return out.past_key_values, past_len + query_ids.shape[1], out.logits[:, -1].float()
 
