@@ -10,7 +10,13 @@ THIRD_RGB = "third_rgb"
 MINIGRID_SYMBOLIC = "minigrid_symbolic"
 
 # Info keys.
-SUCCESS = "success"
+SUCCESS = "success"  # MiniGrid's; habitat tasks name theirs in habitat.task.success_measure
+
+
+def success_key(habitat_config) -> str:  # type: ignore[no-untyped-def]
+    """The info key that says an episode succeeded: the task's ``success_measure`` (``pick_success``,
+    ``place_success``) where it names one, else :data:`SUCCESS`."""
+    return habitat_config.task.get("success_measure") or SUCCESS
 
 # Habitat pick/place: the teacher-only scene vector (envs/rearrange/adapter.py), excluded from the
 # student by L4TResNetPolicy, and habitat-lab's own sensor uuids the teacher reads.

@@ -19,22 +19,23 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import logging
+import os
 import sys
 import types
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 PLACEHOLDER_ROOTS = ("habitat_sim", "magnum", "corrade")
 # Modules that must stay missing so habitat's own fallback path runs
 # (habitat/utils/profiling_wrapper.py turns into no-ops on ImportError).
 KEEP_MISSING = frozenset({"habitat_sim.utils.profiling_utils"})
 PLACEHOLDER_FLAG = "__habitat_llm4teach_placeholder__"
+NO_TRITON_ENV = "LLM4TEACH_NO_TRITON"
 
 INSTALL_HINT = (
     "habitat-sim is not installed, so Habitat simulators and tasks are unavailable. "
-    "Create the GPU environment with `conda env create -f environment.yml` "
-    "(habitat-sim 0.3.3 withbullet headless from the aihabitat and conda-forge channels), "
-    "or run `conda install habitat-sim=0.3.3 withbullet headless -c conda-forge -c aihabitat`. "
-    "MiniGrid tasks run without it."
+    "Install habitat-sim 0.3.4 into .venv with `scripts/install_habitat_sim.sh --wheel WHEEL` "
+    "(or `--build` to build one from source), or create the conda environment with "
+    "`conda env create -f environment.yml`. MiniGrid tasks run without it."
 )
 
 logger = logging.getLogger(__name__)
@@ -112,15 +113,39 @@ class SimulatorPlaceholderFinder(importlib.abc.MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Optional[Sequence[str]], target: Optional[types.ModuleType] = None
     ) -> Optional[importlib.machinery.ModuleSpec]:
-        if fullname.split(".", 1)[0] not in PLACEHOLDER_ROOTS or fullname in KEEP_MISSING:
+        root = fullname.split(".", 1)[0]
+        if root not in PLACEHOLDER_ROOTS or fullname in KEEP_MISSING:
             return None
+        if "." in fullname and not getattr(sys.modules.get(root), PLACEHOLDER_FLAG, False):
+            return None  # a submodule the real package lacks stays missing: placeholders stand in for absent packages only
         return importlib.machinery.ModuleSpec(fullname, _PlaceholderLoader(), is_package=True)
 
 
 def install() -> None:
-    """Append the placeholder finder to ``sys.meta_path`` once (idempotent)."""
+    """Append the placeholder finder to ``sys.meta_path`` once (idempotent); keep triton out where it would crash Mesa."""
     if not any(isinstance(f, SimulatorPlaceholderFinder) for f in sys.meta_path):
         sys.meta_path.append(SimulatorPlaceholderFinder())
+    if triton_must_stay_out():
+        # None in sys.modules makes `import triton` raise ImportError; torch then runs without it (no GPU to use it for).
+        sys.modules.setdefault("triton", None)
+
+
+def triton_must_stay_out(environ: "Mapping[str, str]" = os.environ) -> bool:
+    """Whether this interpreter may render with Mesa's llvmpipe, which cannot share a process with triton.
+
+    PyPI torch brings triton, which bundles its own LLVM; Mesa's software renderer loads
+    libLLVM too, and a process holding both dies ("LLVM ERROR: Option 'default' already
+    exists!" or a segfault). Triton only serves NVIDIA GPUs, so it stays out when a real
+    habitat-sim is installed and no NVIDIA device exists. ``LLM4TEACH_NO_TRITON=1`` forces it
+    out (set by the rearrange env factory when it renders on the CPU beside a GPU), ``=0`` keeps it.
+    Runs at every interpreter start (the .pth file), so it only looks at files, never imports.
+    """
+    forced = environ.get(NO_TRITON_ENV)
+    if forced in ("0", "1"):
+        return forced == "1"
+    if os.path.exists("/dev/nvidiactl"):
+        return False
+    return importlib.machinery.PathFinder.find_spec("habitat_sim") is not None
 
 
 def placeholders_active() -> bool:
@@ -136,7 +161,8 @@ def describe_mode() -> str:
         return "habitat-sim not found: inert placeholder modules active (MiniGrid only; Habitat tasks raise)"
     import habitat_sim
 
-    return f"habitat-sim {getattr(habitat_sim, '__version__', '?')} found: real simulator mode"
+    triton = "; triton kept out of this process tree (Mesa CPU rendering)" if sys.modules.get("triton", 0) is None else ""
+    return f"habitat-sim {getattr(habitat_sim, '__version__', '?')} found: real simulator mode{triton}"
 
 
 def _raise_missing(kind: str, name: str) -> type:

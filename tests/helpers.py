@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Sequence
 
 REPO = Path(__file__).resolve().parents[1]
+# A real habitat-sim on the import path (our placeholder finder only serves a missing one).
+REAL_SIM = importlib.machinery.PathFinder.find_spec("habitat_sim") is not None
 
 # A few-update budget: 2 envs x 16 steps = 32 env steps per PPO update.
 TINY_TRAINING = (
@@ -20,15 +23,17 @@ TINY_TRAINING = (
 )
 
 
-def run_cli(args: Sequence[str], timeout: float = 300, torchrun_procs: int = 0) -> subprocess.CompletedProcess:
-    """Run ``python -m habitat_llm4teach.run`` (or under torchrun) and capture its output."""
+def run_cli(
+    args: Sequence[str], timeout: float = 300, torchrun_procs: int = 0, cwd: Path = REPO
+) -> subprocess.CompletedProcess:
+    """Run ``python -m habitat_llm4teach.run`` (or under torchrun) in ``cwd`` and capture its output."""
     if torchrun_procs:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={torchrun_procs}"]
         cmd += ["-m", "habitat_llm4teach.run", *args]
     else:
         cmd = [sys.executable, "-m", "habitat_llm4teach.run", *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def output_of(result: subprocess.CompletedProcess) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import REPO, TINY_TRAINING, output_of, run_cli
+from helpers import REAL_SIM, REPO, TINY_TRAINING, output_of, run_cli
 from habitat_llm4teach.checkpoints import load_checkpoint_file
 from habitat_llm4teach.run import prepare_distributed_env
 
@@ -104,7 +104,11 @@ def test_ctrl_c_saves_resume_state_and_rerun_resumes(tmp_path):
         ([CONFIG, "habitat_baselines.tota_num_steps=5"], "tota_num_steps"),
         ([], "no config given"),
         ([CONFIG, "habitat_baselines.evaluate=True", "llm4teach.run_dir=/nonexistent/run"], "does not exist: train first"),
-        (["--config-name=rearrange/pick_llm4teach"], "conda install habitat-sim=0.3.3 withbullet headless"),
+        # Without habitat-sim: the install command; with it, data that is not there: the download / build scripts.
+        (["--config-name=rearrange/pick_llm4teach", "habitat.dataset.data_path=/nonexistent/episodes.json.gz"],
+         "missing rearrangement data" if REAL_SIM else "scripts/install_habitat_sim.sh"),
+        (["--config-name=rearrange/pick_llm4teach", "habitat.simulator.habitat_sim_v0.gpu_device_id=7"],
+         "no CUDA device is visible" if REAL_SIM else "scripts/install_habitat_sim.sh"),
     ],
 )
 def test_bad_input_gives_one_clear_error(args, message):

@@ -9,12 +9,9 @@ import textwrap
 
 import pytest
 
-from helpers import REPO, TINY_TRAINING, output_of, run_cli
+from helpers import REAL_SIM, REPO, TINY_TRAINING, output_of, run_cli
 
-real_sim = subprocess.run(
-    [sys.executable, "-S", "-c", "import habitat_sim"], capture_output=True
-).returncode == 0
-needs_no_sim = pytest.mark.skipif(real_sim, reason="habitat-sim is installed: placeholders are never used")
+needs_no_sim = pytest.mark.skipif(REAL_SIM, reason="habitat-sim is installed: placeholders are never used")
 
 MODE_LINE = "habitat-sim not found: inert placeholder modules active"
 

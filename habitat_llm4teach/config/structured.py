@@ -100,7 +100,8 @@ class TeacherConfig:
     # Hugging Face id (local cache only), model folder, or .gguf file (scripts/fetch_model.py).
     model: str = DEFAULT_TEACHER_MODEL
     dtype: str = "bfloat16"
-    device: str = "cpu"
+    # "auto": the last visible GPU, else the CPU (on every core during its forward passes); or e.g. "cuda:1", "cpu".
+    device: str = "auto"
     # "score": rank every valid next skill by log-likelihood; "sample": the paper's sampled plans.
     mode: str = "score"
     # score mode: probabilities = softmax(score / sharpen_temperature); fitted on tests/data's labelled set.

@@ -32,7 +32,10 @@ FIELDS = ("step", "success", "reward")
 class EpisodeLog:
     """Appends one row per finished episode to ``<run_dir>/episodes.rank<r>.csv``."""
 
-    def __init__(self, run_dir: str, rank: int = 0, world_size: int = 1, resume: bool = False) -> None:
+    def __init__(
+        self, run_dir: str, rank: int = 0, world_size: int = 1, resume: bool = False, success_key: str = keys.SUCCESS
+    ) -> None:
+        self.success_key = success_key  # the info key of the task's success measure (keys.success_key)
         self.path = os.path.join(run_dir, f"episodes.rank{rank}.csv")
         self.world_size = world_size
         new_file = not (resume and os.path.exists(self.path))
@@ -54,7 +57,8 @@ class EpisodeLog:
             return
         step = steps_before_rollout + self._rollout_steps * self.world_size
         reward = (after["reward"] - before["reward"]).flatten()
-        success = (after[keys.SUCCESS] - before[keys.SUCCESS]).flatten() if keys.SUCCESS in before else torch.zeros_like(reward)
+        key = self.success_key
+        success = (after[key] - before[key]).flatten() if key in before else torch.zeros_like(reward)
         for env in torch.nonzero(ended).flatten().tolist():
             succeeded = int(success[env].item() > 0.5)
             self.recent_success.append(succeeded)

@@ -149,6 +149,7 @@ class L4TTrainer(PPOTrainer):
         self._progress: Optional[tqdm] = None
         self._teacher = None
         self._episodes: Optional[EpisodeLog] = None
+        self._success_key = keys.success_key(self.config.habitat)  # pick_success / place_success / success
 
     # -- set-up ---------------------------------------------------------------------------------------
 
@@ -173,7 +174,8 @@ class L4TTrainer(PPOTrainer):
                 raise
         self._progress = self._make_progress_bar()
         self._episodes = EpisodeLog(
-            self.config.llm4teach.run_dir, *_rank_and_world_size(), resume=trainer_state is not None
+            self.config.llm4teach.run_dir, *_rank_and_world_size(), resume=trainer_state is not None,
+            success_key=self._success_key,
         )
         if isinstance(self._agent.updater, L4TContinuousDistillPPO):
             distill = self.config.llm4teach.distill
@@ -247,7 +249,7 @@ class L4TTrainer(PPOTrainer):
 
     def _collect_environment_result(self, buffer_index: int = 0) -> int:
         stats = self.running_episode_stats
-        before = {name: stats[name].clone() for name in ("count", "reward", keys.SUCCESS) if name in stats}
+        before = {name: stats[name].clone() for name in ("count", "reward", self._success_key) if name in stats}
         num_steps = super()._collect_environment_result(buffer_index)
         self._episodes.record(self.num_steps_done, num_steps, before, self.running_episode_stats)
         return num_steps
@@ -256,7 +258,7 @@ class L4TTrainer(PPOTrainer):
 
     def _windowed_student_success(self) -> Optional[float]:
         """Success rate over habitat's reward window (same numbers as metrics/success), None before an episode ends."""
-        successes = self.window_episode_stats.get(keys.SUCCESS)
+        successes = self.window_episode_stats.get(self._success_key)
         counts = self.window_episode_stats.get("count")
         if not successes or not counts:
             return None

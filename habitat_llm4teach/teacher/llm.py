@@ -17,6 +17,7 @@ queries of several descriptions at once (cross-prompt batching for the server).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -140,10 +141,38 @@ class _PrefixState:
     length: int
 
 
+def resolve_device(device: str) -> str:
+    """``auto``: the last visible CUDA device (training ranks take the first ones), else ``cpu``."""
+    if device != "auto":
+        return device
+    return f"cuda:{torch.cuda.device_count() - 1}" if torch.cuda.is_available() else "cpu"
+
+
+def _on_all_cores(method):  # type: ignore[no-untyped-def]
+    """Run a CPU forward pass on every core this process may use, then restore the thread count.
+
+    habitat-baselines pins the trainer process to one thread (``force_torch_single_threaded``),
+    which would leave an in-process LLM teacher on one core of an otherwise idle machine.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        before, cores = torch.get_num_threads(), len(os.sched_getaffinity(0))
+        if self.device.type != "cpu" or cores <= before:
+            return method(self, *args, **kwargs)
+        torch.set_num_threads(cores)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    return wrapper
+
+
 class CausalLM:
     """One causal LM with its tokenizer, on one device, in inference mode."""
 
-    def __init__(self, ref: str, dtype: str = "bfloat16", device: str = "cpu") -> None:
+    def __init__(self, ref: str, dtype: str = "bfloat16", device: str = "auto") -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if dtype not in _DTYPES:
@@ -152,7 +181,7 @@ class CausalLM:
         torch_dtype = _DTYPES[dtype]
         folder = resolve_model(ref, torch_dtype)
         self.name = model_name(ref)
-        self.device = torch.device(device)
+        self.device = torch.device(resolve_device(device))
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         # device_map places the weights through accelerate (e.g. "cuda:1" for a dedicated teacher GPU).
         self.model = AutoModelForCausalLM.from_pretrained(
@@ -205,6 +234,7 @@ class CausalLM:
         """
         return self.score_batch([prompt], [continuations], static_prefix)[0]
 
+    @_on_all_cores
     @torch.inference_mode()
     def score_batch(
         self, prompts: Sequence[str], continuations: Sequence[Sequence[str]], static_prefix: str = "",
@@ -303,6 +333,7 @@ class CausalLM:
         out = self.model(query_ids, past_key_values=cache, use_cache=True)
         return out.past_key_values, past_len + query_ids.shape[1], out.logits[:, -1].float()
 
+    @_on_all_cores
     @torch.inference_mode()
     def sample(
         self, prompt: str, n: int, temperature: float, max_new_tokens: int = 48, static_prefix: str = ""

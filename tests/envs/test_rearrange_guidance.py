@@ -87,7 +87,7 @@ def test_env_checks_name_what_is_missing():
 
 def test_readiness_check_names_the_install_and_download_commands(composed, tmp_path, monkeypatch):
     config = composed("rearrange/place_ppo")
-    with pytest.raises(ConfigError, match="conda install habitat-sim"):
+    with pytest.raises(ConfigError, match="install_habitat_sim.sh"):
         check_rearrange_ready(config, sim_installed=False)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="missing rearrangement data.*episodes.*download_rearrange_data.sh"):

@@ -13,7 +13,7 @@ from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, See
 from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
 from habitat_llm4teach.envs.rearrange.skills import (
     ACTION_DIM, ARM, BASE, DELTA_POS_LIMIT, DESIRED_RESTING, GRASP_DISTANCE_M, GRIP, PLACE_HEIGHT_M,
-    RELEASE_DISTANCE_M, REST_TOLERANCE_M, control, look_around, navigate_to, pick, place,
+    RELEASE_DISTANCE_M, REST_TOLERANCE_M, control, cup_position, look_around, navigate_to, pick, place,
 )
 from habitat_llm4teach.teacher.skills.base import SkillStatus
 
@@ -56,7 +56,7 @@ def test_pick_reaches_grasps_only_within_reach_and_returns_to_rest(offset):
             break
         assert verdict.status is SkillStatus.RUNNING and verdict.action.shape == (ACTION_DIM,)
         assert np.all(np.abs(verdict.action) <= 1.0) and np.all(verdict.action[BASE] == 0)
-        distance = np.linalg.norm(perception.obs.target_rel_ee)
+        distance = np.linalg.norm(target - cup_position(perception))  # the suction cup must touch the object
         if not holding:
             assert (verdict.action[GRIP] > 0) == (distance <= GRASP_DISTANCE_M)  # grip fires only within reach
             if verdict.action[GRIP] > 0:
@@ -134,7 +134,8 @@ def test_navigate_drives_until_the_target_is_within_reach(target):
 
 def test_navigate_fails_without_the_target_and_look_around_turns_holding_on():
     perception = arm_perception(PICK, FETCH_ARM_INIT, np.zeros(3), True)
-    assert navigate_to(perception, "apple").status is SkillStatus.FAILED
+    assert navigate_to(perception, "bowl").status is SkillStatus.FAILED  # not perceived
+    assert navigate_to(perception, "apple").status is SkillStatus.DONE  # held: the robot is where it is
     turning = look_around(perception, None)
     assert turning.status is SkillStatus.RUNNING and turning.action[BASE][1] > 0 and turning.action[GRIP] > 0
     with pytest.raises(KeyError, match="unknown rearrangement skill"):

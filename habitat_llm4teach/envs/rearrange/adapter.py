@@ -5,16 +5,20 @@ functions need and writes it as the flat float vector of ``scene.encode_scene``:
 
 - the head depth camera's pose (its scene node's absolute transformation: camera
   to world, looking along -z) and field of view / depth range from its config;
-- the scene's rigid objects (handle, position, half their bounding-box size),
-  nearest to the camera first, and the receptacles habitat-lab knows for the
-  scene (``find_receptacles``; position and half-extent of their bounds);
-- the task's target (``sim.get_targets()``: its object and goal position),
-  whether the robot holds it, and for place the receptacle nearest to the goal.
+- the movable objects (dynamic rigid objects: handle, position, half their
+  bounding-box size), nearest to the camera first;
+- the furniture, once each: the parents of the receptacles ``RearrangeSim`` already
+  found and filtered for the scene (``sim.receptacles``, cached per scene), placed at
+  the point of their receptacle surfaces nearest to the robot, so "within reach" means
+  the edge of a long counter, not its centre. Furniture is never an object to pick;
+- the task's target object, whether the robot holds it, for place the goal
+  furniture (the episode's ``goal_receptacles``), and the target point (pick: the
+  object, place: its goal position) and the object itself in the robot's base
+  frame, as the simulator gives them (the skills steer the arm with them).
 
-The depth image itself is the task's own ``head_depth`` observation. Tested
-only on a real Habitat install (GPU machines): here habitat-sim is missing and
-constructing this sensor raises ``HabitatSimNotInstalledError`` with the
-install command. Configure it with ``/habitat/task/lab_sensors: l4t_scene_sensor``
+The depth image itself is the task's own ``head_depth`` observation. Without
+habitat-sim, constructing this sensor raises ``HabitatSimNotInstalledError`` with
+the install command. Configure it with ``/habitat/task/lab_sensors: l4t_scene_sensor``
 and list ``l4t_scene`` in ``habitat.gym.obs_keys``.
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import magnum as mn
 import numpy as np
 from gym import spaces
 from habitat.core.registry import registry
@@ -43,6 +48,20 @@ def _half_size(range3d: Any) -> float:
     return float(max(range3d.size())) / 2.0
 
 
+FURNITURE_RADIUS_M = 0.05  # furniture is placed at its nearest surface point: only that point's own size counts
+
+
+def _nearest_surface_point(receptacle: Any, sim: Any, point: np.ndarray) -> np.ndarray:
+    """The point of a receptacle's surface box (its bounds in its parent's frame) nearest to ``point`` (world)."""
+    transform = receptacle.get_global_transform(sim)
+    bounds = getattr(receptacle, "bounds", None)
+    if bounds is None:  # mesh receptacles: their parent's origin
+        return np.array(transform.translation, dtype=np.float64)
+    local = np.array(transform.inverted().transform_point(mn.Vector3(*point)))
+    clamped = np.clip(local, np.array(bounds.min), np.array(bounds.max))
+    return np.array(transform.transform_point(mn.Vector3(*clamped)), dtype=np.float64)
+
+
 @registry.register_sensor
 class L4TSceneSensor(Sensor):
     cls_uuid = keys.L4T_SCENE
@@ -50,8 +69,13 @@ class L4TSceneSensor(Sensor):
     def __init__(self, sim: Any, config: Any, *args: Any, task: Any, **kwargs: Any) -> None:
         if placeholders_active():
             raise HabitatSimNotInstalledError("the l4t_scene sensor")
+        # habitat-lab's rearrange modules need the real simulator: imported only once it is known to be there.
+        from habitat.tasks.rearrange.sub_tasks.place_task import RearrangePlaceTaskV1
+        from habitat_sim.physics import MotionType
+
         self._sim = sim
-        self._task = task
+        self._task_name = PLACE if isinstance(task, RearrangePlaceTaskV1) else PICK  # place subclasses pick
+        self._dynamic = MotionType.DYNAMIC
         super().__init__(config=config)
 
     def _get_uuid(self, *args: Any, **kwargs: Any) -> str:
@@ -69,38 +93,52 @@ class L4TSceneSensor(Sensor):
         node = self._sim._sensors[camera_config.uuid]._sensor_object.node
         return _matrix(node.absolute_transformation()), camera_config
 
-    def _objects(self) -> list[SceneObject]:
+    def _movable_objects(self) -> list[SceneObject]:
         rom = self._sim.get_rigid_object_manager()
         objects = []
         for handle in rom.get_object_handles():
             obj = rom.get_object_by_handle(handle)
-            objects.append(SceneObject(handle, np.array(obj.translation), _half_size(obj.root_scene_node.cumulative_bb)))
-        from habitat.datasets.rearrange.samplers.receptacle import find_receptacles
-
-        for receptacle in find_receptacles(self._sim):
-            bounds = getattr(receptacle, "bounds", None)
-            transform = receptacle.get_global_transform(self._sim)
-            centre = transform.transform_point(bounds.center()) if bounds is not None else transform.translation
-            radius = _half_size(bounds) if bounds is not None else 0.5
-            objects.append(SceneObject(receptacle.parent_object_handle or receptacle.name, np.array(centre), radius, True))
+            if obj.motion_type == self._dynamic:
+                objects.append(SceneObject(handle, np.array(obj.translation), _half_size(obj.root_scene_node.cumulative_bb)))
         return objects
+
+    def _furniture(self, robot_position: np.ndarray) -> list[SceneObject]:
+        """One entry per receptacle parent, at its surface point nearest to the robot."""
+        nearest: dict[str, np.ndarray] = {}
+        for receptacle in self._sim.receptacles.values():
+            parent = receptacle.parent_object_handle or receptacle.name  # stage receptacles have no parent
+            point = _nearest_surface_point(receptacle, self._sim, robot_position)
+            if parent not in nearest or np.linalg.norm(point - robot_position) < np.linalg.norm(nearest[parent] - robot_position):
+                nearest[parent] = point
+        return [SceneObject(handle, point, FURNITURE_RADIUS_M, True) for handle, point in nearest.items()]
 
     def get_observation(self, *args: Any, **kwargs: Any) -> np.ndarray:
         camera_pose, camera_config = self._head_camera()
-        objects = self._objects()
-        idxs, goal_positions = self._sim.get_targets()
-        rom = self._sim.get_rigid_object_manager()
-        target_handle = rom.get_object_by_id(self._sim.scene_obj_ids[idxs[0]]).handle
+        agent = self._sim.articulated_agent
+        base_transform = agent.base_transformation
+        robot_position = np.array(base_transform.translation, dtype=np.float64)
+        objects = self._movable_objects()
+        furniture = self._furniture(robot_position)
+        target_indices, goal_positions = self._sim.get_targets()
+        target_id = self._sim.scene_obj_ids[target_indices[0]]
+        target_handle = self._sim.get_rigid_object_manager().get_object_by_id(target_id).handle
         target = next(o for o in objects if o.handle == target_handle)
-        held = bool(self._sim.grasp_mgr.is_grasped and self._sim.grasp_mgr.snap_idx == self._sim.scene_obj_ids[idxs[0]])
-        task = PICK if "Pick" in type(self._task).__name__ else PLACE
+        held = bool(self._sim.grasp_mgr.is_grasped and self._sim.grasp_mgr.snap_idx == target_id)
+        task = self._task_name
         goal: Optional[SceneObject] = None
-        receptacles = [o for o in objects if o.is_receptacle]
-        if task == PLACE and receptacles:
-            goal = min(receptacles, key=lambda r: float(np.linalg.norm(r.position - goal_positions[0])))
-        others = [o for o in objects if o.handle != target_handle and (goal is None or o.handle != goal.handle)]
+        if task == PLACE:
+            goal_handle = self._sim.ep_info.goal_receptacles[0][0]
+            goal = next((f for f in furniture if f.handle == goal_handle), None)
+            target_point = goal_positions[0]
+        else:
+            target_point = target.position
+        to_base = base_transform.inverted()
+        target_base = np.array(to_base.transform_point(mn.Vector3(*target_point)), dtype=np.float64)
+        object_base = np.array(to_base.transform_point(mn.Vector3(*target.position)), dtype=np.float64)
+        others = [o for o in objects + furniture if o.handle != target_handle and (goal is None or o.handle != goal.handle)]
         others.sort(key=lambda o: float(np.linalg.norm(o.position - camera_pose[:3, 3])))
         return encode_scene(
             task, camera_pose, float(camera_config.hfov), float(camera_config.max_depth), others, target, held, goal,
             min_depth=float(camera_config.min_depth), normalized_depth=bool(camera_config.normalize_depth),
+            target_base=target_base, object_base=object_base,
         )

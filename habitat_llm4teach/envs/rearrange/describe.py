@@ -26,7 +26,10 @@ PLACE_ON = " on "  # a place call's target is "<object> on <receptacle>"
 
 NOTHING = "nothing"
 DISTANCE_STEP_M = 0.1
-REACH_M = 0.8  # the arm reaches what is this close (floor distance from the head camera to its near edge) and ahead
+# The arm reaches what is this close (floor distance from the head camera, ~0.16 m ahead of the base centre, to the
+# object's near edge) and ahead: in the simulator the Fetch arm brings its suction cup to objects ~1.1 m ahead of the
+# base centre at table height (tests/sim), and a table edge often keeps the base ~1 m from objects on it.
+REACH_M = 1.0
 AHEAD_DEG, SIDE_DEG, BEHIND_SIDE_DEG = 15.0, 60.0, 120.0
 
 
@@ -66,9 +69,9 @@ def describe(perception: RearrangePerception) -> str:
     seen = [f"<{o.name}> ({where(o)})" for o in _in_view(perception)] or [f"<{NOTHING}>"]
     held = perception.holding.name if perception.holding is not None else NOTHING
     text = f"Robot sees {', '.join(seen)}; holds <{held}>."
-    goal = perception.goal
-    if goal is not None and not goal.visible:
-        text += f" <{goal.name}> is out of view ({where(goal)})."
+    for located in (perception.target_object, perception.goal):  # the task's sensors locate these, seen or not
+        if located is not None and not located.visible:
+            text += f" <{located.name}> is out of view ({where(located)})."
     return f"{text} Task: {perception.mission}."
 
 
@@ -78,12 +81,11 @@ def candidate_skills(perception: RearrangePerception) -> list[SkillCall]:
     the goal and on seen receptacles."""
     in_view = _in_view(perception)
     calls = [SkillCall(LOOK_AROUND)]
-    targets = [o.name for o in in_view]
-    if perception.goal is not None:
-        targets.append(perception.goal.name)
+    located = [o for o in (perception.target_object, perception.goal) if o is not None and not o.visible]
+    targets = [o.name for o in in_view + located]
     calls += [SkillCall(NAVIGATE_TO, name) for name in dict.fromkeys(targets)]
     if perception.holding is None:
-        calls += [SkillCall(PICK, o.name) for o in in_view if not o.is_receptacle]
+        calls += [SkillCall(PICK, o.name) for o in in_view + located if not o.is_receptacle]
     else:
         receptacles = [perception.goal.name] if perception.goal is not None else []
         receptacles += [o.name for o in in_view if o.is_receptacle]

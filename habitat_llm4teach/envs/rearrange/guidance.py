@@ -46,7 +46,9 @@ class RearrangeInprocTeacher:
         self.planner = planner
         self.max_plans = max_plans
         self.stats = TeacherStats(planner.cache)
-        # Per env of the latest batch: the current skill of the most probable plan ("" unguided), for video overlays.
+        # Per env of the latest batch, for video overlays: the most probable plan with its probability and the
+        # current skill of the most probable contributing plan ("" when unguided).
+        self.last_plans: list[str] = []
         self.last_skills: list[str] = []
 
     @staticmethod
@@ -82,7 +84,7 @@ class RearrangeInprocTeacher:
         actions = np.zeros((n, self.max_plans, ACTION_DIM), dtype=np.float32)  # [n, K, A]
         weights = np.zeros((n, self.max_plans), dtype=np.float32)  # [n, K]
         guided = np.zeros((n, 1), dtype=bool)  # [n, 1]
-        self.last_skills = []
+        self.last_plans, self.last_skills = [], []
         for i in range(n):
             obs = TaskObservations(
                 batch[target_key][i][:3], batch[keys.JOINT][i], bool(batch[keys.IS_HOLDING][i][0] > 0.5),
@@ -93,6 +95,8 @@ class RearrangeInprocTeacher:
             output = teacher_actions(plans, perception, self.max_plans)
             actions[i], weights[i], guided[i, 0] = output.actions, output.weights, output.guided
             self.last_skills.append(output.skill)
+            top = max(plans.plans, key=lambda p: p.prob, default=None)
+            self.last_plans.append(f"{top.text} ({top.prob:.2f})" if top is not None else "")
         self.stats.count(n, int(guided.sum()))
         return {
             TEACHER_ACTIONS: torch.from_numpy(actions), TEACHER_WEIGHTS: torch.from_numpy(weights),

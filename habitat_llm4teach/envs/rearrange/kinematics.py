@@ -5,7 +5,7 @@ URDF (shoulder pan, shoulder lift, upper-arm roll, elbow flex, forearm roll,
 wrist flex, wrist roll; offsets and axes from ``fetch.urdf``) in the robot's base
 frame, which is habitat's ``base_transformation`` frame (x forward, y left, z
 up; ``desired_resting_position`` and ``relative_resting_position`` are in it).
-The end effector is the suction tip: gripper axis plus habitat's ``ee_offset``.
+The end effector is the suction tip: habitat's ee link (the suction cup) plus its ``ee_offset``.
 
 The model needs to be right only where the controller leans on it: the
 end-effector *rotation* (to turn the task's end-effector-frame target vectors
@@ -33,8 +33,19 @@ FETCH_ARM_JOINTS: tuple[tuple[tuple[float, float, float], np.ndarray], ...] = (
 )
 # torso_lift_link in base_link: URDF origin plus habitat's fixed torso lift of 0.15 m (FetchRobot.update).
 FETCH_TORSO_OFFSET = (-0.086875, 0.0, 0.37743 + 0.15)
-# wrist_roll_link -> gripper axis (0.16645 m, URDF) -> habitat's ee_offset (0.08 m).
-FETCH_EE_OFFSET = (0.16645 + 0.08, 0.0, 0.0)
+# The end effector of habitat's FetchSuctionRobot is link 23, the suction cup (``ee_links=[23]``), plus
+# ``ee_offset`` (0.08, 0, 0) in that link's frame: wrist_roll_link -> gripper_link (0.16645 m along x, pitched
+# 1.56 rad about y: ``gripper_axis`` in hab_suction.urdf) -> suction_link (0.035 m along z). So the tip points
+# along the wrist's -z, not its x: the older model that put it 0.24645 m along the wrist x was ~9 cm off and
+# rotated ~90 degrees (obj_start_sensor / obj_goal_sensor are in this frame). tests/sim checks both against
+# the simulator's ``ee_transform()``.
+FETCH_GRIPPER_OFFSET = (0.16645, 0.0, 0.0)
+FETCH_GRIPPER_PITCH = 1.56
+FETCH_SUCTION_OFFSET = (0.08, 0.0, 0.035)  # ee_offset plus the suction link's origin, in the gripper frame
+# The suction cup itself (suction_link's collision box, at its origin): what must touch an object for habitat's
+# SuctionGraspAction to grasp it. habitat's end-effector point lies 0.08 m beside it, so steering that point onto an
+# object leaves the cup short of it.
+FETCH_CUP_OFFSET = (0.0, 0.0, 0.035)
 # habitat's FetchRobot.arm_init_params: the arm pose every episode starts from.
 FETCH_ARM_INIT = np.array([-0.45, -1.08, 0.1, 0.935, -0.001, 1.573, 0.005])
 
@@ -52,8 +63,11 @@ class ArmPose:
     jacobian: np.ndarray  # (3, 7) d ee_position / d joints
 
 
-def forward_kinematics(joints: np.ndarray) -> ArmPose:
-    """End-effector position, rotation and position Jacobian for the 7 arm joint angles (radians)."""
+def forward_kinematics(joints: np.ndarray, tip: tuple[float, float, float] = FETCH_SUCTION_OFFSET) -> ArmPose:
+    """End-effector position, rotation and position Jacobian for the 7 arm joint angles (radians).
+
+    ``tip``: the point tracked, in the gripper frame: habitat's end effector (default) or the cup.
+    """
     joints = np.asarray(joints, dtype=np.float64)
     if joints.shape != (len(FETCH_ARM_JOINTS),):
         raise ValueError(f"expected {len(FETCH_ARM_JOINTS)} arm joint angles, got shape {joints.shape}")
@@ -65,16 +79,20 @@ def forward_kinematics(joints: np.ndarray) -> ArmPose:
         joint_positions.append(position)
         joint_axes.append(rotation @ axis)
         rotation = rotation @ _axis_rotation(axis, angle)
-    ee_position = position + rotation @ np.asarray(FETCH_EE_OFFSET)
+    position = position + rotation @ np.asarray(FETCH_GRIPPER_OFFSET)
+    rotation = rotation @ _axis_rotation(_Y, FETCH_GRIPPER_PITCH)
+    ee_position = position + rotation @ np.asarray(tip)
     jacobian = np.stack([np.cross(a, ee_position - p) for p, a in zip(joint_positions, joint_axes)], axis=1)
     return ArmPose(ee_position, rotation, jacobian)
 
 
-def joint_step_toward(joints: np.ndarray, ee_delta_base: np.ndarray, damping: float = 0.05) -> np.ndarray:
+def joint_step_toward(
+    joints: np.ndarray, ee_delta_base: np.ndarray, damping: float = 0.05, tip: tuple[float, float, float] = FETCH_SUCTION_OFFSET,
+) -> np.ndarray:
     """Joint change (radians) that moves the end effector by ``ee_delta_base`` (base frame), damped least squares.
 
     Damping keeps the step bounded near singular poses (outstretched arm) where the
     plain pseudo-inverse would ask for huge joint motions.
     """
-    jac = forward_kinematics(joints).jacobian  # [3, 7]
+    jac = forward_kinematics(joints, tip).jacobian  # [3, 7]
     return jac.T @ np.linalg.solve(jac @ jac.T + damping**2 * np.eye(3), np.asarray(ee_delta_base, dtype=np.float64))

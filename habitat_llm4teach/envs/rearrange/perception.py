@@ -46,6 +46,11 @@ class RearrangePerception:
     goal: Optional[SeenObject]  # the goal receptacle, seen or not
     target: str  # name of the object to pick / place
     obs: TaskObservations
+    target_base: Optional[np.ndarray] = None  # the task's target point in the base frame, from the simulator
+    # The task's target object, seen or not (the task's sensors locate it; near the gripper the arm hides it);
+    # None while held.
+    target_object: Optional[SeenObject] = None
+    object_base: Optional[np.ndarray] = None  # the target object in the base frame, from the simulator
 
     @property
     def mission(self) -> str:
@@ -55,11 +60,11 @@ class RearrangePerception:
         return f"place the {self.target} on the {goal}"
 
     def find(self, name: str) -> Optional[SeenObject]:
-        """The seen object of that name, else the goal receptacle of that name."""
-        for obj in self.objects:
-            if obj.name == name:
+        """The seen object of that name, else the goal receptacle or the target object of that name."""
+        for obj in (*self.objects, self.goal, self.target_object):
+            if obj is not None and obj.name == name:
                 return obj
-        return self.goal if self.goal is not None and self.goal.name == name else None
+        return None
 
 
 def camera_points(points_world: np.ndarray, camera_pose: np.ndarray) -> np.ndarray:
@@ -145,7 +150,16 @@ def perceive(scene: RearrangeScene) -> RearrangePerception:
         )
         goal = _seen([scene.goal], names, scene, goal_visible)[0]
         seen = [s for s in seen if s.handle != goal.handle]
+    target_object = None
+    if scene.held_handle != scene.target_handle:
+        target = next(o for o in objects if o.handle == scene.target_handle)
+        target_object = next((s for s in seen if s.handle == target.handle), None)
+        if target_object is None:
+            target_object = _seen([target], names, scene, np.zeros(1, dtype=bool))[0]
     holding = None
     if scene.held_handle is not None:
         holding = SeenObject(names[scene.held_handle], scene.held_handle, False, 0.0, 0.0, False)
-    return RearrangePerception(scene.task, tuple(seen), holding, goal, names[scene.target_handle], scene.obs)
+    return RearrangePerception(
+        scene.task, tuple(seen), holding, goal, names[scene.target_handle], scene.obs, scene.target_base, target_object,
+        scene.object_base,
+    )

@@ -65,6 +65,10 @@ class RearrangeScene:
     goal: Optional[SceneObject]  # the goal receptacle (place)
     obs: TaskObservations
     max_depth: float = 10.0  # depth readings at or beyond this mean "nothing in range"
+    # The task's target point (pick: the object, place: its goal) in the robot's base frame, as the simulator
+    # gives it; None in hand-built scenes, where the skills rotate the end-effector-frame sensor instead.
+    target_base: Optional[np.ndarray] = None
+    object_base: Optional[np.ndarray] = None  # the target object itself in the base frame (place: where it hangs)
 
 
 def _array(data: dict, key: str, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -127,7 +131,10 @@ def load_scene(path: str | Path) -> RearrangeScene:
 
 MAX_OBJECTS = 16  # object/receptacle slots; the adapter keeps the nearest ones
 HANDLE_CHARS = 64  # handles are cut to this many characters
-_HEADER = ("task", "hfov_deg", "min_depth", "max_depth", "normalized_depth", "held", "has_goal")
+_HEADER = (
+    "task", "hfov_deg", "min_depth", "max_depth", "normalized_depth", "held", "has_goal",
+    "has_target_base", "target_base_x", "target_base_y", "target_base_z", "object_base_x", "object_base_y", "object_base_z",
+)
 _SLOT = 1 + 1 + 3 + 1 + HANDLE_CHARS  # valid, is_receptacle, position, radius, handle characters
 _POSE = 16
 SCENE_VECTOR_SIZE = len(_HEADER) + _POSE + _SLOT * (MAX_OBJECTS + 2)  # + target/held slot, goal slot
@@ -162,17 +169,21 @@ def _decode_slot(slot: np.ndarray) -> Optional[SceneObject]:
 def encode_scene(
     task: str, camera_pose: np.ndarray, hfov_deg: float, max_depth: float, objects: list[SceneObject],
     target: SceneObject, held: bool, goal: Optional[SceneObject], min_depth: float = 0.0, normalized_depth: bool = False,
+    target_base: Optional[np.ndarray] = None, object_base: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """The flat ``l4t_scene`` observation [SCENE_VECTOR_SIZE].
 
     ``objects`` beyond MAX_OBJECTS are dropped (pass them nearest first). ``min_depth``,
     ``max_depth`` and ``normalized_depth`` describe the head depth sensor, so the decoder
-    can turn its observation back into metres.
+    can turn its observation back into metres. ``target_base``: the task's target point in the
+    robot's base frame, from the simulator; ``object_base``: the target object's own position there (both or neither).
     """
     if task not in TASKS:
         raise SceneError(f"task must be one of {TASKS}, got {task!r}")
     header = np.array(
-        [TASKS.index(task), hfov_deg, min_depth, max_depth, float(normalized_depth), float(held), float(goal is not None)],
+        [TASKS.index(task), hfov_deg, min_depth, max_depth, float(normalized_depth), float(held), float(goal is not None),
+         float(target_base is not None),
+         *(np.zeros(6) if target_base is None else np.concatenate([target_base, object_base]).astype(np.float64))],
         dtype=np.float32,
     )
     slots = [_encode_slot(target), _encode_slot(goal)] + [_encode_slot(o) for o in objects[:MAX_OBJECTS]]
@@ -185,7 +196,9 @@ def decode_scene(vector: np.ndarray, depth: np.ndarray, obs: TaskObservations) -
     vector = np.asarray(vector, dtype=np.float32)
     if vector.shape != (SCENE_VECTOR_SIZE,):
         raise SceneError(f"l4t_scene has shape {vector.shape}, expected ({SCENE_VECTOR_SIZE},)")
-    task_index, hfov, min_depth, max_depth, normalized, held, has_goal = vector[: len(_HEADER)]
+    task_index, hfov, min_depth, max_depth, normalized, held, has_goal, has_target_base = vector[:8]
+    target_base = vector[8:11].astype(np.float64) if has_target_base > 0.5 else None
+    object_base = vector[11:14].astype(np.float64) if has_target_base > 0.5 else None
     depth = np.asarray(depth, dtype=np.float64)
     depth = depth[..., 0] if depth.ndim == 3 else depth
     if normalized > 0.5:  # habitat's depth sensors scale [min_depth, max_depth] to [0, 1] by default
@@ -202,5 +215,5 @@ def decode_scene(vector: np.ndarray, depth: np.ndarray, obs: TaskObservations) -
         objects = (target, *objects)
     return RearrangeScene(
         TASKS[int(round(float(task_index)))], pose, float(hfov), depth, objects,
-        target.handle, held_handle, goal, obs, float(max_depth),
+        target.handle, held_handle, goal, obs, float(max_depth), target_base, object_base,
     )

@@ -5,7 +5,8 @@ write. Each is a pure function of the current step (no memory), so the teacher
 re-evaluates every plan step at every env step, as for MiniGrid:
 
 - ``navigate to <x>``: turn toward x and drive until it is within reach
-  (``describe.within_reach``); DONE there; FAILED if x is not perceived.
+  (``describe.within_reach``) and ahead; DONE there or when holding x; FAILED if
+  x is not perceived (the task's target and goal always are: its sensors locate them).
 - ``pick <x>``: x must be the task's target (the only object the task's
   sensors locate: ``obj_start_sensor``). Moves the end effector to it with a
   damped-least-squares step of the arm joints; the grip fires only within
@@ -33,8 +34,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from habitat_llm4teach.envs.rearrange.describe import LOOK_AROUND, NAVIGATE_TO, PICK, PLACE, PLACE_ON, REACH_M, within_reach
-from habitat_llm4teach.envs.rearrange.kinematics import forward_kinematics, joint_step_toward
-from habitat_llm4teach.envs.rearrange.perception import RearrangePerception
+from habitat_llm4teach.envs.rearrange.kinematics import FETCH_CUP_OFFSET, FETCH_SUCTION_OFFSET, forward_kinematics, joint_step_toward
+from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, SeenObject
 from habitat_llm4teach.envs.rearrange.scene import PICK as PICK_TASK
 from habitat_llm4teach.envs.rearrange.scene import PLACE as PLACE_TASK
 from habitat_llm4teach.teacher.skills.base import SkillStatus
@@ -51,14 +52,18 @@ DELTA_POS_LIMIT = 0.0125  # ArmActionConfig.delta_pos_limit: radians per unit ar
 DESIRED_RESTING = np.array([0.5, 0.0, 1.0])  # RearrangeTaskConfig.desired_resting_position (base frame)
 REST_TOLERANCE_M = 0.1  # under pick/place_success' ee_resting_success_threshold (0.15)
 GRASP_DISTANCE_M = 0.12  # under ArmActionConfig.grasp_thresh_dist (0.15)
-RELEASE_DISTANCE_M = 0.12
+RELEASE_DISTANCE_M = 0.08  # under place_success' obj_at_goal succ_thresh (0.15): the object drops a little
 PLACE_HEIGHT_M = 0.05  # release this far above the goal point
+APPROACH_HEIGHT_M = 0.15  # come down on a target from this high ...
+APPROACH_RADIUS_M = 0.10  # ... descending once the cup is within this horizontal distance
 ARM_REACH_M = 1.15  # farthest the end effector gets from the shoulder
+NAVIGATE_ARM_REACH_M = 1.0  # navigation to the task's target stops this close to the shoulder, so the arm is not outstretched
 SHOULDER = np.array([0.0326, 0.0, 0.876])  # shoulder pan joint in the base frame at habitat's torso height
 # Navigation gains: turn proportional to bearing; drive only when roughly facing the target.
 TURN_GAIN = 1.5
 DRIVE_GAIN = 1.0
 DRIVE_MAX_BEARING = math.radians(30.0)
+FACING_BEARING = math.radians(10.0)  # navigation ends facing the target, so the arm reaches it straight ahead
 LOOK_AROUND_TURN = 0.5
 
 
@@ -93,14 +98,25 @@ def ee_position(perception: RearrangePerception) -> np.ndarray:
 
 
 def target_in_base(perception: RearrangePerception) -> np.ndarray:
-    """The task's target point (object start / goal) in the base frame, from the end-effector-frame sensor."""
+    """The task's target point (object / goal) in the base frame: the simulator's where the adapter gives it,
+    else (hand-built scenes) the end-effector-frame sensor turned by the arm model."""
+    if perception.target_base is not None:
+        return perception.target_base
     rotation = forward_kinematics(perception.obs.joint).ee_rotation
     return ee_position(perception) + rotation @ perception.obs.target_rel_ee
 
 
-def arm_action_toward(joints: np.ndarray, ee_delta_base: np.ndarray) -> np.ndarray:
-    """Arm action [7] in [-1, 1] moving the end effector along ``ee_delta_base``, scaled (not clipped) to the limit."""
-    joint_delta = joint_step_toward(joints, ee_delta_base) / DELTA_POS_LIMIT
+def cup_position(perception: RearrangePerception) -> np.ndarray:
+    """The suction cup in the base frame: habitat's end effector moved back by ee_offset along the arm model's
+    gripper frame (what must touch an object to grasp it)."""
+    rotation = forward_kinematics(perception.obs.joint).ee_rotation
+    return ee_position(perception) - rotation @ (np.asarray(FETCH_SUCTION_OFFSET) - np.asarray(FETCH_CUP_OFFSET))
+
+
+def arm_action_toward(joints: np.ndarray, ee_delta_base: np.ndarray, tip: tuple[float, float, float] = FETCH_SUCTION_OFFSET) -> np.ndarray:
+    """Arm action [7] in [-1, 1] moving the ``tip`` (default: the end effector) along ``ee_delta_base``, scaled
+    (not clipped) to the limit."""
+    joint_delta = joint_step_toward(joints, ee_delta_base, tip=tip) / DELTA_POS_LIMIT
     largest = np.abs(joint_delta).max()
     return joint_delta / largest if largest > 1.0 else joint_delta
 
@@ -115,19 +131,45 @@ def _return_to_rest(perception: RearrangePerception, grip: float) -> ControlStep
     return _running(arm_action_toward(perception.obs.joint, perception.obs.relative_resting_position), grip)
 
 
+def _approach_from_above(goal: np.ndarray, ee: np.ndarray) -> np.ndarray:
+    """End-effector step toward ``goal`` that comes down on it from above: while the cup is not over the goal,
+    aim ``APPROACH_HEIGHT_M`` above it, so the arm does not sweep into the table edge, a shelf or the sink rim
+    (in the simulator such contact ends the episode through force_terminate)."""
+    horizontal = float(np.linalg.norm((goal - ee)[:2]))
+    lift = APPROACH_HEIGHT_M * min(1.0, horizontal / APPROACH_RADIUS_M)
+    return goal + np.array([0.0, 0.0, lift]) - ee
+
+
 def _out_of_arm_reach(point_base: np.ndarray) -> bool:
     return bool(np.linalg.norm(point_base - SHOULDER) > ARM_REACH_M)
 
 
+def _task_point(perception: RearrangePerception, obj: SeenObject) -> Optional[np.ndarray]:
+    """Where the arm must get for ``obj`` (base frame), when it is the task's target or goal and the simulator said."""
+    if perception.target_base is None or obj not in (perception.target_object, perception.goal):
+        return None
+    return perception.target_base + (np.array([0.0, 0.0, PLACE_HEIGHT_M]) if obj is perception.goal else 0.0)
+
+
 def navigate_to(perception: RearrangePerception, target: Optional[str]) -> ControlStep:
+    if perception.holding is not None and perception.holding.name == target:
+        return DONE  # what the robot holds is where the robot is
     obj = perception.find(target) if target is not None else None
     if obj is None:
         return FAILED
-    if within_reach(obj) and abs(obj.bearing) <= DRIVE_MAX_BEARING:
+    point = _task_point(perception, obj)
+    if point is None:  # any other object: by what the camera sees
+        bearing, excess = obj.bearing, obj.distance - obj.radius - 0.8 * REACH_M
+        arrived = within_reach(obj)
+    else:  # the task's own target or goal: until the arm reaches it, whatever the camera says of its distance
+        bearing = math.atan2(point[1], point[0])
+        excess = float(np.linalg.norm(point - SHOULDER)) - NAVIGATE_ARM_REACH_M
+        arrived = excess <= 0.0
+    if arrived and abs(bearing) <= FACING_BEARING:
         return DONE
-    turn = TURN_GAIN * obj.bearing
-    drive = DRIVE_GAIN * (obj.distance - obj.radius - 0.8 * REACH_M) if abs(obj.bearing) <= DRIVE_MAX_BEARING else 0.0
-    return _running(grip=_grip_keeping(perception), base=(max(drive, 0.0), turn))
+    turn = TURN_GAIN * bearing
+    drive = DRIVE_GAIN * max(excess, 0.05) if abs(bearing) <= DRIVE_MAX_BEARING and not arrived else 0.0
+    return _running(grip=_grip_keeping(perception), base=(drive, turn))
 
 
 def pick(perception: RearrangePerception, target: Optional[str]) -> ControlStep:
@@ -139,9 +181,10 @@ def pick(perception: RearrangePerception, target: Optional[str]) -> ControlStep:
     goal = target_in_base(perception)
     if _out_of_arm_reach(goal):
         return FAILED
-    delta = goal - ee_position(perception)
-    grip = GRIP_HOLD if np.linalg.norm(obs.target_rel_ee) <= GRASP_DISTANCE_M else GRIP_RELEASE
-    return _running(arm_action_toward(obs.joint, delta), grip)
+    cup = cup_position(perception)
+    delta = _approach_from_above(goal, cup)  # the cup, not habitat's end-effector point, must touch the object
+    grip = GRIP_HOLD if np.linalg.norm(goal - cup) <= GRASP_DISTANCE_M else GRIP_RELEASE
+    return _running(arm_action_toward(obs.joint, delta, tip=FETCH_CUP_OFFSET), grip)
 
 
 def place(perception: RearrangePerception, target: Optional[str]) -> ControlStep:
@@ -159,9 +202,11 @@ def place(perception: RearrangePerception, target: Optional[str]) -> ControlStep
     goal = target_in_base(perception) + np.array([0.0, 0.0, PLACE_HEIGHT_M])
     if _out_of_arm_reach(goal):
         return FAILED
-    delta = goal - ee_position(perception)
-    grip = GRIP_RELEASE if np.linalg.norm(delta) <= RELEASE_DISTANCE_M else GRIP_HOLD
-    return _running(arm_action_toward(obs.joint, delta), grip)
+    # The held object hangs off the cup, away from habitat's end-effector point: steer the object itself where
+    # the simulator says where it is (the arm moves it rigidly), else the end effector.
+    held = perception.object_base if perception.object_base is not None else ee_position(perception)
+    grip = GRIP_RELEASE if np.linalg.norm(goal - held) <= RELEASE_DISTANCE_M else GRIP_HOLD
+    return _running(arm_action_toward(obs.joint, _approach_from_above(goal, held)), grip)
 
 
 def look_around(perception: RearrangePerception, target: Optional[str]) -> ControlStep:

@@ -1,0 +1,84 @@
+"""The pick/place teacher as a habitat-baselines policy: the teacher-only baseline on the real simulator.
+
+Registered as ``L4TRearrangeTeacherPolicy`` (configs ``rearrange/{pick,place}_teacher``):
+habitat-baselines' own evaluator runs it like a student, so the teacher's
+``pick_success`` / ``place_success`` are measured the same way as the student's.
+Each step the in-process teacher (guidance.py) perceives, describes, plans (cache
+first) and gives one action per plan; the policy takes the most probable plan's
+action (``llm4teach.teacher.greedy``) or samples a plan by probability. Without
+guidance it keeps still, holding on to what it holds. The plan and current skill go
+into ``policy_info``, which habitat's evaluator writes onto video frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from gym import spaces
+from habitat_baselines.common.baseline_registry import baseline_registry
+from habitat_baselines.rl.ppo.policy import Policy, PolicyActionData
+from torch import nn
+
+from habitat_llm4teach import keys
+from habitat_llm4teach.distill.continuous import TEACHER_ACTIONS, TEACHER_WEIGHTS
+from habitat_llm4teach.distill.storage import TEACHER_GUIDED
+from habitat_llm4teach.envs.rearrange.guidance import RearrangeInprocTeacher
+from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, GRIP, GRIP_HOLD, GRIP_RELEASE
+
+
+@baseline_registry.register_policy
+class L4TRearrangeTeacherPolicy(nn.Module, Policy):
+    def __init__(self, teacher: RearrangeInprocTeacher, action_space: spaces.Box, greedy: bool = True) -> None:
+        nn.Module.__init__(self)
+        Policy.__init__(self, action_space)
+        self.teacher = teacher
+        self.greedy = greedy
+        # habitat's updater and evaluator read the device from the first parameter; the teacher trains none.
+        self.device_anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
+
+    @classmethod
+    def from_config(cls, config: Any, observation_space: spaces.Dict, action_space: spaces.Space, **kwargs: Any):
+        teacher_config = config.llm4teach.teacher
+        teacher = RearrangeInprocTeacher.from_config(teacher_config, observation_space, action_space)
+        return cls(teacher, action_space, teacher_config.greedy)
+
+    @property
+    def should_load_agent_state(self) -> bool:
+        return False
+
+    @property
+    def hidden_state_shape(self) -> tuple[int, int]:
+        return (0, 0)
+
+    @property
+    def hidden_state_shape_lens(self) -> list[int]:
+        return [0]
+
+    def act(self, observations, rnn_hidden_states, prev_actions, masks, deterministic: bool = False) -> PolicyActionData:
+        guidance = self.teacher.guide_batch(observations)
+        plan_actions = guidance[TEACHER_ACTIONS].numpy()  # [N, K, A]
+        plan_weights = guidance[TEACHER_WEIGHTS].numpy()  # [N, K]
+        guided = guidance[TEACHER_GUIDED][:, 0].tolist()  # [N]
+        holding = observations[keys.IS_HOLDING][:, 0].cpu().numpy() > 0.5  # [N]
+        actions = np.zeros((len(guided), ACTION_DIM), dtype=np.float32)  # [N, A]
+        for i, is_guided in enumerate(guided):
+            if not is_guided:
+                actions[i, GRIP] = GRIP_HOLD if holding[i] else GRIP_RELEASE
+                continue
+            weights = plan_weights[i]
+            plan = int(np.argmax(weights)) if self.greedy else int(np.random.choice(len(weights), p=weights / weights.sum()))
+            actions[i] = plan_actions[i, plan]
+        self.teacher.save_cache()
+        return PolicyActionData(
+            actions=torch.from_numpy(actions),
+            rnn_hidden_states=rnn_hidden_states,
+            policy_info=[
+                {"teacher_guided": float(g), "teacher_plan": plan or "(none)", "teacher_skill": skill or "(no guidance)"}
+                for g, plan, skill in zip(guided, self.teacher.last_plans, self.teacher.last_skills)
+            ],
+        )
+
+    def get_value(self, *args: Any, **kwargs: Any) -> Optional[torch.Tensor]:
+        return None

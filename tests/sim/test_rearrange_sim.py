@@ -1,0 +1,173 @@
+"""Pick/place on the real simulator: what the teacher reads, the robot it steers, and the actions it writes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import magnum as mn
+import numpy as np
+import pytest
+
+from habitat_llm4teach import keys
+from habitat_llm4teach.envs.rearrange.describe import PICK, candidate_skills, describe
+from habitat_llm4teach.envs.rearrange.kinematics import FETCH_ARM_INIT, forward_kinematics
+from habitat_llm4teach.envs.rearrange.perception import perceive
+from habitat_llm4teach.envs.rearrange.scene import TaskObservations, decode_scene
+from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, ARM, BASE, DELTA_POS_LIMIT, GRIP, target_in_base
+
+
+def _sim(env):
+    return env.unwrapped.habitat_env.sim
+
+
+def _perception(obs, target_key=keys.OBJ_START_SENSOR):
+    task_obs = TaskObservations(
+        obs[target_key][:3], obs[keys.JOINT], bool(obs[keys.IS_HOLDING][0] > 0.5), obs[keys.RELATIVE_RESTING_POSITION]
+    )
+    return perceive(decode_scene(obs[keys.L4T_SCENE], obs[keys.HEAD_DEPTH], task_obs))
+
+
+def _matrix(m):
+    return np.array([[m[c][r] for c in range(4)] for r in range(4)])
+
+
+def _ee_in_base(agent):
+    return np.array(agent.base_transformation.inverted().transform_point(agent.ee_transform().translation))
+
+
+def test_arm_model_matches_the_simulators_end_effector(pick_env):
+    """forward_kinematics against habitat's FetchSuctionRobot.ee_transform(), in the base frame, over random arm poses."""
+    pick_env.reset()
+    agent = _sim(pick_env).articulated_agent
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        agent.arm_joint_pos = FETCH_ARM_INIT + rng.uniform(-0.6, 0.6, 7)
+        joints = np.array(agent.arm_joint_pos)
+        pose = forward_kinematics(joints)
+        assert np.linalg.norm(pose.ee_position - _ee_in_base(agent)) < 0.02
+        sim_rotation = _matrix(agent.base_transformation.inverted() @ agent.ee_transform())[:3, :3]
+        assert np.abs(pose.ee_rotation - sim_rotation).max() < 0.02  # the frame obj_start_sensor is expressed in
+
+
+def test_target_point_matches_habitats_own_sensor(pick_env):
+    """The l4t_scene target (base frame) equals obj_start_sensor (end-effector frame) moved by the sim's ee_transform,
+    and the arm model's rotation turns the sensor into the same point."""
+    obs = pick_env.reset()
+    sim = _sim(pick_env)
+    perception = _perception(obs)
+    ee_world = sim.articulated_agent.ee_transform()
+    target_world = ee_world.transform_point(mn.Vector3(*obs[keys.OBJ_START_SENSOR][:3]))
+    expected = np.array(sim.articulated_agent.base_transformation.inverted().transform_point(target_world))
+    assert np.linalg.norm(perception.target_base - expected) < 0.01
+    without_sim_point = dataclasses.replace(perception, target_base=None)
+    assert np.linalg.norm(target_in_base(without_sim_point) - expected) < 0.03
+
+
+def test_l4t_scene_decodes_to_the_objects_the_simulator_holds(pick_env):
+    obs = pick_env.reset()
+    sim = _sim(pick_env)
+    scene = decode_scene(obs[keys.L4T_SCENE], obs[keys.HEAD_DEPTH], _perception(obs).obs)
+    rom = sim.get_rigid_object_manager()
+    target = rom.get_object_by_id(sim.scene_obj_ids[sim.get_targets()[0][0]])
+    assert scene.target_handle == target.handle
+    decoded = {o.handle: o for o in scene.objects}
+    assert np.allclose(decoded[target.handle].position, np.array(target.translation), atol=1e-3)
+    movable = {h for h in rom.get_object_handles() if str(rom.get_object_by_handle(h).motion_type).endswith("DYNAMIC")}
+    furniture = {r.parent_object_handle for r in sim.receptacles.values()}
+    for obj in scene.objects:
+        if obj.is_receptacle:
+            assert obj.handle in furniture
+        else:
+            assert obj.handle in movable
+            assert np.allclose(obj.position, np.array(rom.get_object_by_handle(obj.handle).translation), atol=1e-3)
+    camera = sim._sensors["head_depth"]._sensor_object.node.absolute_transformation()
+    assert np.allclose(scene.camera_pose, _matrix(camera), atol=1e-4)
+
+
+def test_descriptions_name_each_thing_once_and_never_offer_furniture_to_pick(pick_env):
+    for _ in range(4):
+        perception = _perception(pick_env.reset())
+        seen = [o.name for o in perception.objects]
+        assert len(seen) == len(set(seen)), describe(perception)
+        furniture = {o.name for o in perception.objects if o.is_receptacle}
+        picks = [c.target for c in candidate_skills(perception) if c.skill == PICK]
+        assert not furniture & set(picks), describe(perception)
+
+
+def test_furniture_is_within_reach_only_near_its_surface(pick_env):
+    """A receptacle sits at its surface point nearest to the robot: its distance is never more than the distance
+    from the robot to the centre of any of its surfaces (the simulator's receptacle bounds)."""
+    obs = pick_env.reset()
+    sim = _sim(pick_env)
+    robot = np.array(sim.articulated_agent.base_transformation.translation)
+    scene = decode_scene(obs[keys.L4T_SCENE], obs[keys.HEAD_DEPTH], _perception(obs).obs)
+    for obj in (o for o in scene.objects if o.is_receptacle):
+        surfaces = [r for r in sim.receptacles.values() if r.parent_object_handle == obj.handle]
+        centres = [np.array(r.get_global_transform(sim).transform_point(r.bounds.center())) for r in surfaces]
+        assert np.linalg.norm(obj.position - robot) <= min(np.linalg.norm(c - robot) for c in centres) + 1e-3
+
+
+def _step(env, arm=None, grip=-1.0, base=(0.0, 0.0)):
+    action = np.zeros(ACTION_DIM, dtype=np.float32)
+    if arm is not None:
+        action[ARM] = arm
+    action[GRIP], action[BASE] = grip, base
+    return env.step(action)
+
+
+def test_single_joint_arm_action_moves_that_joint_by_the_delta_limit(pick_env):
+    """habitat drives the arm's motors toward joint + action * delta_pos_limit each step: ten steps of +1 on the
+    elbow move the elbow by about ten limits and the other joints far less."""
+    obs = pick_env.reset()
+    before = np.array(obs[keys.JOINT])
+    arm = np.zeros(7)
+    arm[3] = 1.0  # elbow flex
+    for _ in range(10):
+        obs = _step(pick_env, arm)[0]
+    moved = np.array(obs[keys.JOINT]) - before
+    assert abs(moved[3] - 10 * DELTA_POS_LIMIT) < 0.3 * 10 * DELTA_POS_LIMIT
+    assert np.abs(np.delete(moved, 3)).max() < 0.2 * abs(moved[3])
+
+
+def test_base_action_drives_forward_and_turns_left(pick_env):
+    """The action layout's base slot: (forward, turn left), checked against the robot's pose in the simulator."""
+    pick_env.reset()
+    agent = _sim(pick_env).articulated_agent
+    start = agent.base_transformation
+    for _ in range(5):
+        _step(pick_env, base=(0.0, 0.5))
+    turned = agent.base_transformation
+    forward0 = np.array(start.transform_vector(mn.Vector3(1, 0, 0)))
+    forward1 = np.array(turned.transform_vector(mn.Vector3(1, 0, 0)))
+    left0 = np.array(start.transform_vector(mn.Vector3(0, 1, 0)))  # base frame: x forward, y left, z up
+    assert forward1 @ left0 > 0.1  # heading rotated toward the left
+    assert forward1 @ forward0 > 0.9
+    position = np.array(agent.base_transformation.translation)
+    _step(pick_env, base=(0.5, 0.0))
+    moved = np.array(agent.base_transformation.translation) - position
+    if np.linalg.norm(moved) > 1e-3:  # the navmesh may block it; if it moved, it moved forward
+        assert moved @ forward1 > 0.9 * np.linalg.norm(moved)
+
+
+def test_pick_skill_grasps_the_target_in_the_simulator(pick_env):
+    """navigate + pick, our controllers alone: on some reachable episode the suction cup grasps the target
+    (habitat's is_holding and did_pick_object), and the teacher then holds it at rest."""
+    from habitat_llm4teach.envs.rearrange.skills import control
+
+    for _ in range(6):
+        obs = pick_env.reset()
+        for _ in range(300):
+            perception = _perception(obs)
+            for skill in ("navigate to", "pick"):
+                step = control(skill, perception, perception.target)
+                if step.status.value != "done":
+                    break
+            if step.action is None:
+                break
+            obs, _, done, info = pick_env.step(step.action)
+            if done or info["did_pick_object"]:
+                break
+        if info.get("did_pick_object"):
+            assert obs[keys.IS_HOLDING][0] > 0.5
+            return
+    pytest.fail("the pick skill grasped the target in none of 6 episodes")
