@@ -138,6 +138,7 @@ class L4TTrainer(PPOTrainer):
     # InprocTeacher, ServerTeacher or envs/rearrange/guidance.RearrangeInprocTeacher (same interface); None: plain PPO
     _teacher: Optional[InprocTeacher | ServerTeacher]
     _schedule: DistillSchedule
+    _success_key: str = keys.SUCCESS  # the task's success info key; __init__ reads it from the config
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)

@@ -108,6 +108,10 @@ def test_windowed_student_success_matches_habitats_window():
     assert trainer._windowed_student_success() == pytest.approx(3 / 4)
     trainer.window_episode_stats = {"count": cumulative(2.0, 2.0), keys.SUCCESS: cumulative(1.0, 1.0)}
     assert trainer._windowed_student_success() is None  # no episode ended in the window
+    # Habitat tasks name their success measure (pick_success): the window is read under that key.
+    trainer._success_key = "pick_success"
+    trainer.window_episode_stats = {"count": cumulative(2.0, 6.0), "pick_success": cumulative(0.0, 2.0), keys.SUCCESS: cumulative(0.0, 0.0)}
+    assert trainer._windowed_student_success() == pytest.approx(2 / 4)
 
 
 def _symbolic_scene() -> np.ndarray:

@@ -19,7 +19,7 @@ from habitat_llm4teach import keys
 from habitat_llm4teach.distill.continuous import MAX_TEACHER_PLANS, TEACHER_ACTIONS, TEACHER_WEIGHTS
 from habitat_llm4teach.distill.storage import TEACHER_GUIDED
 from habitat_llm4teach.envs.rearrange.describe import describe
-from habitat_llm4teach.envs.rearrange.perception import perceive
+from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, perceive
 from habitat_llm4teach.envs.rearrange.prompts import REARRANGE_PROMPTS
 from habitat_llm4teach.envs.rearrange.scene import TaskObservations, decode_scene
 from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM
@@ -50,6 +50,7 @@ class RearrangeInprocTeacher:
         # current skill of the most probable contributing plan ("" when unguided).
         self.last_plans: list[str] = []
         self.last_skills: list[str] = []
+        self.last_perceptions: list[RearrangePerception] = []  # what each env's teacher saw (for judging its skill)
 
     @staticmethod
     def check_env(observation_space: spaces.Dict, action_space: spaces.Space) -> None:
@@ -84,13 +85,14 @@ class RearrangeInprocTeacher:
         actions = np.zeros((n, self.max_plans, ACTION_DIM), dtype=np.float32)  # [n, K, A]
         weights = np.zeros((n, self.max_plans), dtype=np.float32)  # [n, K]
         guided = np.zeros((n, 1), dtype=bool)  # [n, 1]
-        self.last_plans, self.last_skills = [], []
+        self.last_plans, self.last_skills, self.last_perceptions = [], [], []
         for i in range(n):
             obs = TaskObservations(
                 batch[target_key][i][:3], batch[keys.JOINT][i], bool(batch[keys.IS_HOLDING][i][0] > 0.5),
                 batch[keys.RELATIVE_RESTING_POSITION][i],
             )
             perception = perceive(decode_scene(batch[keys.L4T_SCENE][i], batch[keys.HEAD_DEPTH][i], obs))
+            self.last_perceptions.append(perception)
             plans = self.planner.plan(describe(perception), perception)
             output = teacher_actions(plans, perception, self.max_plans)
             actions[i], weights[i], guided[i, 0] = output.actions, output.weights, output.guided

@@ -7,7 +7,10 @@ Each step the in-process teacher (guidance.py) perceives, describes, plans (cach
 first) and gives one action per plan; the policy takes the most probable plan's
 action (``llm4teach.teacher.greedy``) or samples a plan by probability. Without
 guidance it keeps still, holding on to what it holds. The plan and current skill go
-into ``policy_info``, which habitat's evaluator writes onto video frames.
+into ``policy_info``, which habitat's evaluator writes onto video frames, with
+``teacher_skill_correct``: whether that skill is the one the task calls for now
+(:func:`expected_skill`, judged from the task's own sensors), which the evaluator
+averages per episode.
 """
 
 from __future__ import annotations
@@ -24,8 +27,27 @@ from torch import nn
 from habitat_llm4teach import keys
 from habitat_llm4teach.distill.continuous import TEACHER_ACTIONS, TEACHER_WEIGHTS
 from habitat_llm4teach.distill.storage import TEACHER_GUIDED
+from habitat_llm4teach.envs.rearrange.describe import NAVIGATE_TO, PICK, PLACE, PLACE_ON
 from habitat_llm4teach.envs.rearrange.guidance import RearrangeInprocTeacher
-from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, GRIP, GRIP_HOLD, GRIP_RELEASE
+from habitat_llm4teach.envs.rearrange.perception import RearrangePerception
+from habitat_llm4teach.envs.rearrange.scene import PICK as PICK_TASK
+from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, GRIP, GRIP_HOLD, GRIP_RELEASE, navigate_to
+from habitat_llm4teach.teacher.skills.base import SkillStatus
+
+
+def expected_skill(perception: RearrangePerception) -> str:
+    """The skill the task calls for now: go to the target (pick) or goal (place) until there, then pick / place
+    (which includes returning the arm to rest afterwards)."""
+    if perception.task == PICK_TASK:
+        act, there = f"{PICK} {perception.target}", perception.target
+        done_acting = perception.holding is not None
+    else:
+        goal = perception.goal.name if perception.goal is not None else ""
+        act, there = f"{PLACE} {perception.target}{PLACE_ON}{goal}", goal
+        done_acting = perception.holding is None
+    if done_acting or navigate_to(perception, there).status is SkillStatus.DONE:
+        return act
+    return f"{NAVIGATE_TO} {there}"
 
 
 @baseline_registry.register_policy
@@ -75,8 +97,11 @@ class L4TRearrangeTeacherPolicy(nn.Module, Policy):
             actions=torch.from_numpy(actions),
             rnn_hidden_states=rnn_hidden_states,
             policy_info=[
-                {"teacher_guided": float(g), "teacher_plan": plan or "(none)", "teacher_skill": skill or "(no guidance)"}
-                for g, plan, skill in zip(guided, self.teacher.last_plans, self.teacher.last_skills)
+                {"teacher_guided": float(g), "teacher_plan": plan or "(none)", "teacher_skill": skill or "(no guidance)",
+                 "teacher_skill_correct": float(skill == expected_skill(perception))}
+                for g, plan, skill, perception in zip(
+                    guided, self.teacher.last_plans, self.teacher.last_skills, self.teacher.last_perceptions
+                )
             ],
         )
 

@@ -1,0 +1,155 @@
+"""Habitat pick/place on the real simulator: the teacher alone, and what the teacher costs training.
+
+    scripts/bench_rearrange.py [--episodes 20] [--envs 2] [--updates 5] [--out data/results/bench_rearrange]
+
+Run from the folder that holds the rearrangement ``data/`` (the repository root after
+``scripts/build_rearrange_data.py`` or ``scripts/download_rearrange_data.sh``). Every part
+is a real ``python -m habitat_llm4teach.run`` on habitat-sim (rendering on the CPU where
+no GPU is visible) and leaves ``<out>/<part>.json``; a rerun reuses finished parts
+(``--fresh`` redoes them), so the benchmark survives an interrupted session:
+
+- ``teacher_pick`` / ``teacher_place``: the teacher alone (configs ``rearrange/*_teacher``,
+  the default LLM, greedy) through habitat-baselines' evaluator on ``--episodes``
+  episodes of ``--split``: habitat's ``pick_success`` / ``place_success``, and the share of
+  steps whose teacher skill is the one the task calls for (``teacher_skill_correct``);
+- ``sps_teacher_on`` / ``sps_teacher_off``: habitat's own training ``fps`` (env steps per
+  second, updates included) of the ``llm4teach`` trainer on pick with ``--envs`` envs for
+  ``--updates`` updates, with the teacher (plan cache starting empty) and without it
+  (``llm4teach.distill.schedule=none``: plain PPO through the same trainer), one after the other.
+
+The last line is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+EPISODES = "data/datasets/replica_cad/rearrange/v2/{split}/rearrange_easy.json.gz"
+AVERAGE = re.compile(r"Average episode (\S+): ([-\d.]+)")
+FPS = re.compile(r"update: (\d+)\tfps: ([\d.]+)")
+
+
+def episodes_in_split(split: str) -> int:
+    with gzip.open(EPISODES.format(split=split), "rt") as f:
+        return len(json.load(f)["episodes"])
+
+
+def run(args: list[str], log: Path) -> str:
+    """One ``habitat_llm4teach.run`` in this folder, its output written to ``log`` as it comes (``tail -f`` it)."""
+    cmd = [sys.executable, "-m", "habitat_llm4teach.run", *args]
+    print(f"$ {' '.join(cmd)}\n  output: {log}", flush=True)
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        code = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}).returncode
+    if code != 0:
+        sys.exit(f"error: the run failed (exit {code}); its output is in {log}")
+    print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
+    return log.read_text()
+
+
+def part(out: Path, name: str, fresh: bool, measure) -> dict:  # type: ignore[no-untyped-def]
+    """The record of one part: reused when finished before, else measured and written."""
+    record = out / f"{name}.json"
+    if record.exists() and not fresh:
+        print(f"{name}: reusing {record}", flush=True)
+        return json.loads(record.read_text())
+    print(f"{name}: measuring", flush=True)
+    start = time.perf_counter()
+    result = {**measure(out / name), "wall_s": None}
+    result["wall_s"] = round(time.perf_counter() - start, 1)
+    record.write_text(json.dumps(result, indent=1))
+    print(f"{name}: {json.dumps(result)}", flush=True)
+    return result
+
+
+def teacher_alone(task: str, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    def measure(run_dir: Path) -> dict:
+        text = run([
+            f"--config-name=rearrange/{task}_teacher", f"habitat_baselines.test_episode_count={args.episodes}",
+            f"habitat_baselines.num_environments={args.envs}", f"habitat.dataset.split={args.split}",
+            f"llm4teach.run_dir={run_dir}", f"llm4teach.teacher.cache_path={run_dir}/plans.json",
+            *([f"llm4teach.teacher.model={args.model}"] if args.model else []),
+        ], run_dir.with_suffix(".log"))
+        averages = {k: float(v) for k, v in AVERAGE.findall(text)}
+        episodes = min(args.episodes, episodes_in_split(args.split))  # habitat's evaluator stops at the split's end
+        return {
+            "success": averages[f"{task}_success"], "skill_correct": averages.get("teacher_skill_correct"),
+            "guided": averages.get("teacher_guided"), "episodes": episodes, "split": args.split,
+            "mean_steps": averages.get("num_steps"),
+        }
+
+    return measure
+
+
+def training_sps(teacher: bool, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    def measure(run_dir: Path) -> dict:
+        cache = run_dir.parent / f"{run_dir.name}_plans.json"
+        cache.unlink(missing_ok=True)  # the teacher starts cold: every new description costs an LLM call
+        text = run([
+            "--config-name=rearrange/pick_llm4teach", f"habitat_baselines.num_environments={args.envs}",
+            f"habitat_baselines.rl.ppo.num_steps={args.steps}", f"habitat_baselines.num_updates={args.updates}",
+            "habitat_baselines.total_num_steps=-1", "habitat_baselines.log_interval=1", "habitat_baselines.num_checkpoints=1",
+            "habitat.dataset.split=train", f"llm4teach.run_dir={run_dir}", f"llm4teach.teacher.cache_path={cache}",
+            *([] if teacher else ["llm4teach.distill.schedule=none"]),
+            *([f"llm4teach.teacher.model={args.model}"] if args.model else []),
+        ], run_dir.with_suffix(".log"))
+        fps = FPS.findall(text)
+        if not fps:
+            sys.exit(f"error: no training fps in the log of {run_dir}")
+        update, last_fps = fps[-1]
+        return {"sps": float(last_fps), "updates": int(update), "envs": args.envs, "steps_per_update": args.steps * args.envs}
+
+    return measure
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--episodes", type=int, default=20, help="teacher-alone episodes per task")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--envs", type=int, default=2)
+    parser.add_argument("--updates", type=int, default=5, help="training updates per SPS run")
+    parser.add_argument("--steps", type=int, default=32, help="rollout steps per env per update")
+    parser.add_argument("--model", default="", help="teacher model (default: the configs' llm4teach.teacher.model)")
+    parser.add_argument("--out", default="data/results/bench_rearrange")
+    parser.add_argument("--fresh", action="store_true", help="redo finished parts")
+    parser.add_argument("--parts", nargs="*", default=["teacher_pick", "teacher_place", "sps_teacher_on", "sps_teacher_off"])
+    args = parser.parse_args()
+    if not Path("data/datasets/replica_cad/rearrange/v2").is_dir():
+        sys.exit("error: no rearrangement episodes under ./data: run from the folder holding data/ "
+                 "(scripts/build_rearrange_data.py --assets DIR, or scripts/download_rearrange_data.sh)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    measures = {
+        "teacher_pick": teacher_alone("pick", args), "teacher_place": teacher_alone("place", args),
+        "sps_teacher_on": training_sps(True, args), "sps_teacher_off": training_sps(False, args),
+    }
+    unknown = set(args.parts) - set(measures)
+    if unknown:
+        sys.exit(f"error: unknown parts {sorted(unknown)}; known: {sorted(measures)}")
+    results = {name: part(out, name, args.fresh, measures[name]) for name in args.parts}
+    summary: dict = {}
+    for task in ("pick", "place"):
+        if f"teacher_{task}" in results:
+            record = results[f"teacher_{task}"]
+            summary[f"teacher_{task}_success"] = record["success"]
+            summary[f"teacher_{task}_skill_correct"] = record["skill_correct"]
+            summary[f"teacher_{task}_episodes"] = record["episodes"]
+    for name in ("sps_teacher_on", "sps_teacher_off"):
+        if name in results:
+            summary[name] = results[name]["sps"]
+    if "sps_teacher_on" in summary and "sps_teacher_off" in summary:
+        summary["sps_ratio"] = round(summary["sps_teacher_on"] / summary["sps_teacher_off"], 3)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()
