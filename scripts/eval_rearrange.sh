@@ -13,5 +13,6 @@ if [ $# -gt 0 ] && [[ "$1" != *=* ]]; then
     CKPT_ARGS=("habitat_baselines.eval_ckpt_path_dir=$1")
     shift
 fi
-exec python -m habitat_llm4teach.run --config-name="rearrange/${TASK}_llm4teach" habitat_baselines.evaluate=True \
+PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
+exec "$PYTHON" -m habitat_llm4teach.run --config-name="rearrange/${TASK}_llm4teach" habitat_baselines.evaluate=True \
     llm4teach.teacher.plan_overlay=true "${CKPT_ARGS[@]}" "$@"

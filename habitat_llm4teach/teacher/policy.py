@@ -25,20 +25,27 @@ from habitat_llm4teach.teacher.guidance import InprocTeacher
 from habitat_llm4teach.teacher.skills import DO_NOTHING, SKILLS
 
 
-@baseline_registry.register_policy
-class L4TTeacherPolicy(nn.Module, Policy):
-    def __init__(self, teacher: InprocTeacher, action_space: spaces.Discrete, greedy: bool = True) -> None:
+class TeacherPolicy(nn.Module, Policy):
+    """What a teacher needs to be run by habitat's evaluator as a policy: no weights, no hidden state, no critic.
+
+    Subclasses (one per environment's teacher) name their teacher class and give ``act``.
+    """
+
+    teacher_class: Any  # the in-process teacher it runs: its from_config(teacher config, observation space, action space)
+
+    @classmethod
+    def from_config(cls, config: Any, observation_space: spaces.Dict, action_space: spaces.Space, **kwargs: Any):
+        teacher_cfg = config.llm4teach.teacher
+        teacher = cls.teacher_class.from_config(teacher_cfg, observation_space, action_space)
+        return cls(teacher, action_space, teacher_cfg.greedy)
+
+    def __init__(self, teacher: Any, action_space: spaces.Space, greedy: bool = True) -> None:
         nn.Module.__init__(self)
         Policy.__init__(self, action_space)
         self.teacher = teacher
         self.greedy = greedy
         # habitat's PPO updater reads its device from the first parameter; the teacher trains none.
         self.device_anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
-
-    @classmethod
-    def from_config(cls, config: Any, observation_space: spaces.Dict, action_space: spaces.Space, **kwargs: Any):
-        teacher_cfg = config.llm4teach.teacher
-        return cls(InprocTeacher.from_config(teacher_cfg, observation_space, action_space), action_space, teacher_cfg.greedy)
 
     @property
     def should_load_agent_state(self) -> bool:
@@ -51,6 +58,14 @@ class L4TTeacherPolicy(nn.Module, Policy):
     @property
     def hidden_state_shape_lens(self) -> list[int]:
         return [0]
+
+    def get_value(self, *args: Any, **kwargs: Any) -> Optional[torch.Tensor]:
+        return None
+
+
+@baseline_registry.register_policy
+class L4TTeacherPolicy(TeacherPolicy):
+    teacher_class = InprocTeacher
 
     def act(self, observations, rnn_hidden_states, prev_actions, masks, deterministic: bool = False) -> PolicyActionData:
         guidance = self.teacher.guide(observations[keys.MINIGRID_SYMBOLIC])
@@ -67,6 +82,3 @@ class L4TTeacherPolicy(nn.Module, Policy):
             rnn_hidden_states=rnn_hidden_states,
             policy_info=[{"teacher_guided": float(g)} for g in guided],
         )
-
-    def get_value(self, *args: Any, **kwargs: Any) -> Optional[torch.Tensor]:
-        return None

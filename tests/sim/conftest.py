@@ -76,30 +76,28 @@ def compose_config(name: str, overrides: Sequence[str] = ()):
 CPU = ("habitat.simulator.habitat_sim_v0.gpu_device_id=-1", "habitat.dataset.split=train")
 
 
-@pytest.fixture(scope="session")
-def pick_env():
-    """One pick env with the teacher's l4t_scene sensor (habitat.gym, the config our trainer uses)."""
+def _gym_env(config_name: str):  # type: ignore[no-untyped-def]
+    """A habitat.gym env of one of our configs, built from the folder holding data/."""
     from habitat.gym import make_gym_from_config
 
     old = os.getcwd()
     os.chdir(data_root())
     try:
-        env = make_gym_from_config(compose_config("rearrange/pick_llm4teach", CPU))
+        return make_gym_from_config(compose_config(config_name, CPU))
     finally:
         os.chdir(old)
+
+
+@pytest.fixture(scope="session")
+def pick_env():
+    """One pick env with the teacher's l4t_scene sensor (the config our trainer uses)."""
+    env = _gym_env("rearrange/pick_llm4teach")
     yield env
     env.close()
 
 
 @pytest.fixture(scope="session")
 def place_env():
-    from habitat.gym import make_gym_from_config
-
-    old = os.getcwd()
-    os.chdir(data_root())
-    try:
-        env = make_gym_from_config(compose_config("rearrange/place_llm4teach", CPU))
-    finally:
-        os.chdir(old)
+    env = _gym_env("rearrange/place_llm4teach")
     yield env
     env.close()

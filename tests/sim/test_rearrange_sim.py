@@ -171,3 +171,18 @@ def test_pick_skill_grasps_the_target_in_the_simulator(pick_env):
             assert obs[keys.IS_HOLDING][0] > 0.5
             return
     pytest.fail("the pick skill grasped the target in none of 6 episodes")
+
+
+def test_place_scene_holds_the_target_and_names_the_episodes_goal(place_env):
+    """Place starts holding the target; l4t_scene's goal is the episode's goal furniture, and its target point
+    equals habitat's obj_goal_sensor (end-effector frame) moved into the base frame by the simulator."""
+    obs = place_env.reset()
+    sim = _sim(place_env)
+    perception = _perception(obs, keys.OBJ_GOAL_SENSOR)
+    scene = decode_scene(obs[keys.L4T_SCENE], obs[keys.HEAD_DEPTH], perception.obs)
+    assert obs[keys.IS_HOLDING][0] > 0.5 and scene.held_handle == scene.target_handle
+    assert perception.holding is not None and perception.holding.name == perception.target
+    assert scene.goal is not None and scene.goal.handle == sim.ep_info.goal_receptacles[0][0]
+    goal_world = sim.articulated_agent.ee_transform().transform_point(mn.Vector3(*obs[keys.OBJ_GOAL_SENSOR][:3]))
+    expected = np.array(sim.articulated_agent.base_transformation.inverted().transform_point(goal_world))
+    assert np.linalg.norm(perception.target_base - expected) < 0.01

@@ -15,14 +15,10 @@ averages per episode.
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
 import numpy as np
 import torch
-from gym import spaces
 from habitat_baselines.common.baseline_registry import baseline_registry
-from habitat_baselines.rl.ppo.policy import Policy, PolicyActionData
-from torch import nn
+from habitat_baselines.rl.ppo.policy import PolicyActionData
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.distill.continuous import TEACHER_ACTIONS, TEACHER_WEIGHTS
@@ -32,6 +28,7 @@ from habitat_llm4teach.envs.rearrange.guidance import RearrangeInprocTeacher
 from habitat_llm4teach.envs.rearrange.perception import RearrangePerception
 from habitat_llm4teach.envs.rearrange.scene import PICK as PICK_TASK
 from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, GRIP, GRIP_HOLD, GRIP_RELEASE, navigate_to
+from habitat_llm4teach.teacher.policy import TeacherPolicy
 from habitat_llm4teach.teacher.skills.base import SkillStatus
 
 
@@ -51,32 +48,8 @@ def expected_skill(perception: RearrangePerception) -> str:
 
 
 @baseline_registry.register_policy
-class L4TRearrangeTeacherPolicy(nn.Module, Policy):
-    def __init__(self, teacher: RearrangeInprocTeacher, action_space: spaces.Box, greedy: bool = True) -> None:
-        nn.Module.__init__(self)
-        Policy.__init__(self, action_space)
-        self.teacher = teacher
-        self.greedy = greedy
-        # habitat's updater and evaluator read the device from the first parameter; the teacher trains none.
-        self.device_anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
-
-    @classmethod
-    def from_config(cls, config: Any, observation_space: spaces.Dict, action_space: spaces.Space, **kwargs: Any):
-        teacher_config = config.llm4teach.teacher
-        teacher = RearrangeInprocTeacher.from_config(teacher_config, observation_space, action_space)
-        return cls(teacher, action_space, teacher_config.greedy)
-
-    @property
-    def should_load_agent_state(self) -> bool:
-        return False
-
-    @property
-    def hidden_state_shape(self) -> tuple[int, int]:
-        return (0, 0)
-
-    @property
-    def hidden_state_shape_lens(self) -> list[int]:
-        return [0]
+class L4TRearrangeTeacherPolicy(TeacherPolicy):
+    teacher_class = RearrangeInprocTeacher
 
     def act(self, observations, rnn_hidden_states, prev_actions, masks, deterministic: bool = False) -> PolicyActionData:
         guidance = self.teacher.guide_batch(observations)
@@ -104,6 +77,3 @@ class L4TRearrangeTeacherPolicy(nn.Module, Policy):
                 )
             ],
         )
-
-    def get_value(self, *args: Any, **kwargs: Any) -> Optional[torch.Tensor]:
-        return None
