@@ -76,7 +76,7 @@ def test_constructing_a_habitat_simulator_raises_with_install_command(name):
 
     from habitat_llm4teach.sim_optional import HabitatSimNotInstalledError
 
-    with pytest.raises(HabitatSimNotInstalledError, match=f"'{name}'.*conda install habitat-sim"):
+    with pytest.raises(HabitatSimNotInstalledError, match=f"'{name}'.*install_habitat_sim.sh"):
         make_sim(name, config=None)
     with pytest.raises(HabitatSimNotInstalledError, match="environment.yml"):
         registry.get_simulator(name)()
