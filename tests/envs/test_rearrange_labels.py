@@ -69,3 +69,17 @@ def test_next_skills_offer_pick_and_place_only_within_reach():
         {"name": "pear", "distance": 2.0, "bearing_deg": 0}, {"name": "object 9a0c", "distance": 0.5, "bearing_deg": 0}]})
     assert [str(c) for c in next_skills(picking)] == [
         "look around", "navigate to object 9a0c", "navigate to pear", "pick object 9a0c"]
+
+
+def test_navigation_is_not_offered_where_the_robot_already_is():
+    from habitat_llm4teach.envs.rearrange.labels import perception_from_row
+    from habitat_llm4teach.envs.rearrange.prompts import offered_skills
+
+    def offered(distance: float, bearing_deg: float) -> set[str]:
+        row = {"task": "pick", "target": "apple", "holding": False, "goal": None,
+               "objects": [{"name": "apple", "distance": distance, "bearing_deg": bearing_deg, "radius": 0.05}]}
+        return {str(call) for call in offered_skills(perception_from_row(row))}
+
+    assert "navigate to apple" not in offered(0.5, 0) and "pick apple" in offered(0.5, 0)  # there: pick it
+    assert "navigate to apple" in offered(0.5, 40)  # within reach but to the side: turn to it first
+    assert "navigate to apple" in offered(2.5, 0) and "pick apple" not in offered(2.5, 0)

@@ -13,11 +13,13 @@ import math
 
 import numpy as np
 
-from habitat_llm4teach.envs.rearrange.describe import describe, next_skills
+from habitat_llm4teach.envs.rearrange.describe import NAVIGATE_TO, describe, next_skills
 from habitat_llm4teach.envs.rearrange.parse import parse_plan
 from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, SeenObject
 from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
+from habitat_llm4teach.envs.rearrange.skills import navigate_to
 from habitat_llm4teach.teacher.planner import PromptSet
+from habitat_llm4teach.teacher.skills.base import SkillStatus
 
 PROMPT_VERSION = "rearrange-v3"
 
@@ -64,11 +66,24 @@ _EXAMPLES = (
 )
 EXAMPLE_SCENES = {describe(p): p for p, _, _ in _EXAMPLES}
 
+
+def offered_skills(perception: RearrangePerception) -> list:
+    """``next_skills`` less ``navigate to X`` where the robot already is (navigation would end at once).
+
+    The affordance navigation lacked: on the real simulator the 1.5B model's top choice was often
+    "navigate to <the target>" with the target already in the arm's reach; such a plan has no
+    runnable step, so the teacher acted on the next plan instead (another object's navigation).
+    """
+    return [
+        call for call in next_skills(perception)
+        if call.skill != NAVIGATE_TO or navigate_to(perception, call.target).status is not SkillStatus.DONE
+    ]
+
 REARRANGE_PROMPTS = PromptSet(
     PROMPT_VERSION,
     SYSTEM_PROMPT,
     tuple((describe(p), next_skill, plan) for p, next_skill, plan in _EXAMPLES),
     EXAMPLE_SCENES.__getitem__,
-    next_skills,
+    offered_skills,
     parse_plan,
 )
