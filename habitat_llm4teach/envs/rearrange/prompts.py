@@ -21,7 +21,7 @@ from habitat_llm4teach.envs.rearrange.skills import navigate_to
 from habitat_llm4teach.teacher.planner import PromptSet
 from habitat_llm4teach.teacher.skills.base import SkillStatus
 
-PROMPT_VERSION = "rearrange-v3"
+PROMPT_VERSION = "rearrange-v4"  # v4: navigation not offered where the robot already is
 
 SYSTEM_PROMPT = """You plan for a mobile robot with one arm in a house. You get what its head camera sees (with distance and direction), what it holds, its task, and the skills it can use now. Answer with the skill the robot should do next, written exactly as in the list.
 Facts: the robot holds at most one object. pick X works only when X is within reach; place X on Y works only when Y is within reach; navigate to X drives until X is within reach; look around turns in place to find things not in view. Only the objects named in the task matter: every other object, however near, is never picked, placed on or navigated to.
