@@ -1,5 +1,6 @@
 """Labelled pick/place situations -> perceptions (habitat_llm4teach/envs/rearrange/labels.py)."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -83,3 +84,21 @@ def test_navigation_is_not_offered_where_the_robot_already_is():
     assert "navigate to apple" not in offered(0.5, 0) and "pick apple" in offered(0.5, 0)  # there: pick it
     assert "navigate to apple" in offered(0.5, 40)  # within reach but to the side: turn to it first
     assert "navigate to apple" in offered(2.5, 0) and "pick apple" not in offered(2.5, 0)
+
+
+def test_the_tasks_own_skill_stays_offered_while_it_finishes():
+    """After the grasp, pick goes on (the arm returns to rest, which pick_success needs): still offered."""
+    import numpy as np
+
+    from habitat_llm4teach.envs.rearrange.labels import perception_from_row
+    from habitat_llm4teach.envs.rearrange.prompts import offered_skills
+    from habitat_llm4teach.envs.rearrange.scene import TaskObservations
+
+    row = {"task": "pick", "target": "apple", "holding": True, "goal": None,
+           "objects": [{"name": "bowl", "distance": 0.8, "bearing_deg": 0, "radius": 0.05}]}
+    holding = perception_from_row(row)
+    away_from_rest = TaskObservations(np.zeros(3), np.zeros(7), True, np.array([0.3, 0.0, 0.2]))
+    holding = dataclasses.replace(holding, obs=away_from_rest)
+    assert "pick apple" in {str(c) for c in offered_skills(holding)}
+    at_rest = dataclasses.replace(holding, obs=TaskObservations(np.zeros(3), np.zeros(7), True, np.zeros(3)))
+    assert "pick apple" not in {str(c) for c in offered_skills(at_rest)}  # done: nothing left to run

@@ -10,16 +10,20 @@ change: it is part of the plan-cache key.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
-from habitat_llm4teach.envs.rearrange.describe import NAVIGATE_TO, describe, next_skills
+from habitat_llm4teach.envs.rearrange.describe import NAVIGATE_TO, PLACE_ON, describe, next_skills
+from habitat_llm4teach.envs.rearrange.describe import PICK as PICK_SKILL
+from habitat_llm4teach.envs.rearrange.describe import PLACE as PLACE_SKILL
 from habitat_llm4teach.envs.rearrange.parse import parse_plan
 from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, SeenObject
 from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
-from habitat_llm4teach.envs.rearrange.skills import navigate_to
+from habitat_llm4teach.envs.rearrange.skills import control, navigate_to
 from habitat_llm4teach.teacher.planner import PromptSet
 from habitat_llm4teach.teacher.skills.base import SkillStatus
+from habitat_llm4teach.teacher.types import SkillCall
 
 PROMPT_VERSION = "rearrange-v4"  # v4: navigation not offered where the robot already is
 
@@ -74,10 +78,26 @@ def offered_skills(perception: RearrangePerception) -> list:
     "navigate to <the target>" with the target already in the arm's reach; such a plan has no
     runnable step, so the teacher acted on the next plan instead (another object's navigation).
     """
-    return [
+    offered = [
         call for call in next_skills(perception)
         if call.skill != NAVIGATE_TO or navigate_to(perception, call.target).status is not SkillStatus.DONE
     ]
+    # The task's own pick / place goes on after the grasp / release (the arm returns to rest, which success needs):
+    # keep offering it while it runs, although the hand is no longer free / full.
+    finishing = _finishing_call(perception)
+    if finishing is not None and finishing not in offered:
+        offered.append(finishing)
+    return offered
+
+
+def _finishing_call(perception: RearrangePerception) -> Optional[SkillCall]:
+    if perception.task == PICK and perception.holding is not None and perception.holding.name == perception.target:
+        call = SkillCall(PICK_SKILL, perception.target)
+    elif perception.task == PLACE and perception.holding is None and perception.goal is not None:
+        call = SkillCall(PLACE_SKILL, f"{perception.target}{PLACE_ON}{perception.goal.name}")
+    else:
+        return None
+    return call if control(call.skill, perception, call.target).status is SkillStatus.RUNNING else None
 
 REARRANGE_PROMPTS = PromptSet(
     PROMPT_VERSION,
