@@ -1,0 +1,77 @@
+"""The pick/place controllers alone, on the real simulator, with the plan the task calls for (no LLM).
+
+    python scripts/probe_rearrange_skills.py pick|place [--episodes 12] [--split train]
+
+Separates skill and physics from plan quality: each step runs ``navigate to`` the task's target
+(pick) or goal (place) until it is done, then ``pick`` / ``place`` (policy.expected_skill's plan),
+and counts habitat's pick_success / place_success. Run from the folder holding data/. The last line
+is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("task", choices=["pick", "place"])
+    parser.add_argument("--episodes", type=int, default=12)
+    parser.add_argument("--split", default="train")
+    args = parser.parse_args()
+
+    from habitat.config.default import patch_config
+    from habitat.config.default_structured_configs import HabitatConfigPlugin, register_hydra_plugin
+    from habitat.gym import make_gym_from_config
+    from habitat_baselines.config.default_structured_configs import HabitatBaselinesConfigPlugin
+    from hydra import compose, initialize_config_dir
+
+    from habitat_llm4teach import keys, registration
+    from habitat_llm4teach.config.structured import CONFIG_DIR, L4TConfigPlugin
+    from habitat_llm4teach.envs.rearrange.perception import perceive
+    from habitat_llm4teach.envs.rearrange.policy import expected_skill
+    from habitat_llm4teach.envs.rearrange.scene import TaskObservations, decode_scene
+    from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, control
+
+    registration.register_all()
+    for plugin in (HabitatConfigPlugin, HabitatBaselinesConfigPlugin, L4TConfigPlugin):
+        register_hydra_plugin(plugin)
+    overrides = ["habitat.simulator.habitat_sim_v0.gpu_device_id=-1", f"habitat.dataset.split={args.split}"]
+    with initialize_config_dir(version_base=None, config_dir=str(CONFIG_DIR)):
+        config = patch_config(compose(config_name=f"rearrange/{args.task}_llm4teach", overrides=overrides))
+    env = make_gym_from_config(config)
+    target_key = keys.OBJ_START_SENSOR if args.task == "pick" else keys.OBJ_GOAL_SENSOR
+    successes = []
+    for episode in range(args.episodes):
+        obs, done, steps = env.reset(), False, 0
+        while not done:
+            task_obs = TaskObservations(obs[target_key][:3], obs[keys.JOINT], bool(obs[keys.IS_HOLDING][0] > 0.5),
+                                        obs[keys.RELATIVE_RESTING_POSITION])
+            perception = perceive(decode_scene(obs[keys.L4T_SCENE], obs[keys.HEAD_DEPTH], task_obs))
+            skill, _, target = _split(expected_skill(perception))
+            step = control(skill, perception, target)
+            action = step.action if step.action is not None else np.zeros(ACTION_DIM, dtype=np.float32)
+            obs, _, done, info = env.step(action)
+            steps += 1
+        successes.append(float(info[f"{args.task}_success"]))
+        print(f"episode {episode}: {args.task}_success {successes[-1]:.0f} after {steps} steps", flush=True)
+    env.close()
+    print(json.dumps({"task": args.task, "split": args.split, "episodes": len(successes),
+                      "success": float(np.mean(successes))}))
+
+
+def _split(call: str) -> tuple[str, str, str]:
+    """'navigate to apple' -> ('navigate to', ' ', 'apple'); 'pick apple' -> ('pick', ' ', 'apple')."""
+    from habitat_llm4teach.envs.rearrange.describe import SKILL_NAMES
+
+    for name in sorted(SKILL_NAMES, key=len, reverse=True):
+        if call.startswith(name + " "):
+            return name, " ", call[len(name) + 1:]
+    raise ValueError(f"not a skill call: {call!r}")
+
+
+if __name__ == "__main__":
+    main()
