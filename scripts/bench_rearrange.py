@@ -72,6 +72,8 @@ def part(out: Path, name: str, fresh: bool, measure) -> dict:  # type: ignore[no
 
 def teacher_alone(task: str, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     def measure(run_dir: Path) -> dict:
+        from habitat_llm4teach.envs.rearrange.prompts import PROMPT_VERSION  # what the run's teacher was told
+
         text = run([
             f"--config-name=rearrange/{task}_teacher", f"habitat_baselines.test_episode_count={args.episodes}",
             f"habitat_baselines.num_environments={args.envs}", f"habitat.dataset.split={args.split}",
@@ -83,7 +85,7 @@ def teacher_alone(task: str, args: argparse.Namespace):  # type: ignore[no-untyp
         return {
             "success": averages[f"{task}_success"], "skill_correct": averages.get("teacher_skill_correct"),
             "guided": averages.get("teacher_guided"), "episodes": episodes, "split": args.split,
-            "mean_steps": averages.get("num_steps"),
+            "mean_steps": averages.get("num_steps"), "prompt_version": PROMPT_VERSION,
         }
 
     return measure

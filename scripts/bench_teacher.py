@@ -7,12 +7,14 @@ For the default model on this machine it prints, measured in one run:
   (held out: evaluated at the dev temperature), for mean and sum length normalisation, and
   calibration (mean probability on the correct skill) at the configured sharpening temperature
   and at the fitted one;
-- with --rearrange, the same on the labelled pick/place situations (rearrange_plan_labels.jsonl);
+- with --rearrange, accuracy on the labelled pick/place situations: the hand-made
+  rearrange_plan_labels.jsonl and the ones recorded on the simulator
+  (rearrange_plan_labels_sim_{pick,place}.jsonl; --only-rearrange skips MiniGrid);
 - teacher-only success and return over N episodes on each paper task, through
   habitat-baselines' evaluator (configs/habitat/minigrid/<task>_teacher.yaml).
 The last line is one JSON object.
 
-    .venv/bin/python scripts/bench_teacher.py [--model PATH] [--episodes 100] [--sample-rows 10] [--rearrange]
+    .venv/bin/python scripts/bench_teacher.py [--model PATH] [--episodes 100] [--sample-rows 10] [--rearrange] [--only-rearrange]
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 LABELS = {"dev": DATA / "minigrid_plan_labels.jsonl", "heldout": DATA / "minigrid_plan_labels_heldout.jsonl"}
 REARRANGE_LABELS = DATA / "rearrange_plan_labels.jsonl"
+# Situations recorded on the simulator (train episodes of the test pack) by probe_rearrange_skills.py --record-labels.
+REARRANGE_SIM_LABELS = (DATA / "rearrange_plan_labels_sim_pick.jsonl", DATA / "rearrange_plan_labels_sim_place.jsonl")
 TASKS = ("simpledoorkey", "lavadoorkey", "coloreddoorkey", "twodoor")
 TEMPERATURES = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0)
 
@@ -103,24 +107,52 @@ def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float) -> dict:
     return result
 
 
-def rearrange_mode(model: str, sharpen: float) -> dict:
-    """Score mode on the labelled pick/place situations with the rearrange prompt set."""
-    from habitat_llm4teach.envs.rearrange.describe import describe
+def rearrange_mode(model: str, sharpen: float, paths: list[Path]) -> dict:
+    """Score mode on labelled pick/place situations with the rearrange prompt set, one figure set per file.
+
+    One LLM call per row scores every candidate; per length normalisation (mean: the default, sum): accuracy
+    of the top skill, the mean probability on the label at the configured sharpening temperature, and (mean)
+    accuracy per kind of label (navigate to / pick / place / look around).
+    """
+    from habitat_llm4teach.envs.rearrange.describe import SKILL_NAMES, describe
     from habitat_llm4teach.envs.rearrange.labels import load_rows, perception_from_row
     from habitat_llm4teach.envs.rearrange.prompts import REARRANGE_PROMPTS
     from habitat_llm4teach.teacher.llm import CausalLM
     from habitat_llm4teach.teacher.planner import ScorePlanner
 
     planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=REARRANGE_PROMPTS)
-    rows = load_rows(REARRANGE_LABELS)
-    records, _ = _records(planner, rows, perception_from_row, describe)
-    metrics = _metrics(records, sharpen, planner.length_norm)
-    metrics["planner_accuracy"] = float(np.mean([top == row["label"] for (_, _, top), row in zip(records, rows)]))
-    metrics["rows"] = len(rows)
-    for (_, _, top), row in zip(records, rows):
-        if top != row["label"]:
-            print(f"  rearrange miss: {describe(perception_from_row(row))} -> {top} (label {row['label']})", flush=True)
-    return metrics
+    result: dict = {"prompt_version": REARRANGE_PROMPTS.version}
+    for path in paths:
+        rows = load_rows(path)
+        correct: dict[str, list[bool]] = {"mean": [], "sum": []}
+        label_probs: dict[str, list[float]] = {"mean": [], "sum": []}
+        seconds, per_kind = [], {}
+        for row in rows:
+            perception = perception_from_row(row)
+            text = describe(perception)
+            candidates = [str(c) for c in REARRANGE_PROMPTS.candidate_skills(perception)]
+            start = time.perf_counter()
+            scores = planner.llm.score(planner.prompt(text, perception), candidates, static_prefix=planner.static_prefix)
+            seconds.append(time.perf_counter() - start)
+            label = candidates.index(row["label"])
+            for column, norm in ((1, "mean"), (0, "sum")):
+                correct[norm].append(int(np.argmax(scores[:, column])) == label)
+                label_probs[norm].append(float(softmax(scores[:, column] / sharpen)[label]))
+            kind = next(name for name in sorted(SKILL_NAMES, key=len, reverse=True) if row["label"].startswith(name))
+            per_kind.setdefault(kind, []).append(correct["mean"][-1])
+            if not correct["mean"][-1]:
+                print(f"  miss: {text} -> {candidates[int(np.argmax(scores[:, 1]))]} (label {row['label']})", flush=True)
+        result[path.stem] = {
+            "rows": len(rows), "accuracy": round(float(np.mean(correct["mean"])), 3),
+            "accuracy_sum_norm": round(float(np.mean(correct["sum"])), 3),
+            "mean_label_prob": round(float(np.mean(label_probs["mean"])), 3),
+            "mean_label_prob_sum_norm": round(float(np.mean(label_probs["sum"])), 3),
+            "accuracy_by_label": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(per_kind.items())},
+            "distinct_descriptions": len({describe(perception_from_row(r)) for r in rows}),
+            "s_per_row": round(float(np.mean(seconds)), 2),
+        }
+        print(f"{path.name}: {json.dumps(result[path.stem])}", flush=True)
+    return result
 
 
 def sample_mode(model: str, rows: list[dict]) -> dict:
@@ -165,17 +197,23 @@ def main() -> None:
     parser.add_argument("--sample-rows", type=int, default=10, help="labelled rows to run in sample mode (slow)")
     parser.add_argument("--tasks", nargs="*", default=list(TASKS))
     parser.add_argument("--rearrange", action="store_true", help="also score the labelled pick/place situations")
+    parser.add_argument("--rearrange-labels", type=Path, nargs="+", default=[REARRANGE_LABELS, *REARRANGE_SIM_LABELS],
+                        help="labelled pick/place sets for --rearrange (default: the hand-made and the recorded ones)")
+    parser.add_argument("--only-rearrange", action="store_true", help="skip every MiniGrid measurement")
     args = parser.parse_args()
+    if args.only_rearrange:
+        args.rearrange, args.sample_rows, args.tasks = True, 0, []
     sets = {name: [json.loads(line) for line in path.read_text().splitlines() if line.strip()] for name, path in LABELS.items()}
     rows = sets["dev"]
 
     report = {"model": args.model}
-    print(f"score mode on {', '.join(f'{len(r)} {n}' for n, r in sets.items())} labelled descriptions ...", flush=True)
-    report.update(score_mode(args.model, sets, TeacherConfig.sharpen_temperature))
-    print(json.dumps(report), flush=True)
+    if not args.only_rearrange:
+        print(f"score mode on {', '.join(f'{len(r)} {n}' for n, r in sets.items())} labelled descriptions ...", flush=True)
+        report.update(score_mode(args.model, sets, TeacherConfig.sharpen_temperature))
+        print(json.dumps(report), flush=True)
     if args.rearrange:
-        print(f"rearrange score mode on {REARRANGE_LABELS.name} ...", flush=True)
-        report["rearrange"] = rearrange_mode(args.model, TeacherConfig.sharpen_temperature)
+        print(f"rearrange score mode on {', '.join(p.name for p in args.rearrange_labels)} ...", flush=True)
+        report["rearrange"] = rearrange_mode(args.model, TeacherConfig.sharpen_temperature, args.rearrange_labels)
         print(json.dumps(report["rearrange"]), flush=True)
     if args.sample_rows:
         print(f"sample mode on {args.sample_rows} labelled descriptions ...", flush=True)

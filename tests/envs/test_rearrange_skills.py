@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from habitat_llm4teach.envs.rearrange.describe import REACH_M, within_reach
+from habitat_llm4teach.envs.rearrange.reach import REACH_M, near_by_camera
 from habitat_llm4teach.envs.rearrange.kinematics import FETCH_ARM_INIT, forward_kinematics, joint_step_toward
 from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, SeenObject, floor_offset
 from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
@@ -122,7 +122,7 @@ def test_navigate_drives_until_the_target_is_within_reach(target):
         perception = RearrangePerception(PICK, (seen,), None, None, "apple", arm_perception(PICK, FETCH_ARM_INIT, np.zeros(3), False).obs)
         verdict = navigate_to(perception, "apple")
         if verdict.status is SkillStatus.DONE:
-            assert within_reach(seen) and seen.distance <= REACH_M + seen.radius
+            assert near_by_camera(seen) and seen.distance <= REACH_M + seen.radius
             return
         forward, turn = verdict.action[BASE]
         assert np.all(verdict.action[ARM] == 0) and verdict.action[GRIP] < 0  # hands free: grip stays released

@@ -45,16 +45,16 @@ def test_direction_sectors(degrees, text):
 
 def test_description_of_the_pick_scene(pick):
     text = describe(pick)
-    assert text.startswith("Robot sees <") and text.endswith("; holds <nothing>. Task: pick the apple.")
-    assert "<apple> (1.1 m ahead, left)" in text
-    assert "cracker box" not in text and "mug" not in text
+    assert text.startswith("Task: pick the apple. You hold nothing. <apple>: 1.0 m ahead, left. Also in view: <table> (")
+    assert "<apple> (" not in text  # the task's object is said once, before the others
+    assert "cracker box" not in text and "mug" not in text  # hidden behind the counter / out of the frame
     assert describe(pick) == text  # deterministic: the plan cache keys on it
 
 
 def test_description_of_the_place_scene(place):
     text = describe(place)
-    assert "holds <apple>" in text and "<kitchen counter> (1.9 m ahead, right)" in text
-    assert text.endswith("Task: place the apple on the kitchen counter.")
+    assert text.startswith("Task: place the apple on the kitchen counter. You hold <apple>. <kitchen counter>: 2.0 m ahead, right.")
+    assert "<table> (within reach)" in text
 
 
 def test_candidate_skills(pick, place):
@@ -85,7 +85,7 @@ def test_prompt_set_examples_are_generated_like_queries(pick):
         assert plan.startswith(next_skill)
     planner = ScorePlanner(FakeLLM({"navigate to apple": -0.1}), prompts=REARRANGE_PROMPTS)
     prompt = planner.prompt(describe(pick), pick)
-    assert "mobile robot" in prompt and "grid world" not in prompt and "Skills: look around; navigate to" in prompt
+    assert "mobile robot" in prompt and "grid world" not in prompt and "Skills: navigate to apple; navigate to" in prompt
     answer = planner.plan(describe(pick), pick)
     assert answer.plans[0].steps == (SkillCall("navigate to", "apple"),)
     assert sum(p.prob for p in answer.plans) == pytest.approx(1.0)

@@ -14,80 +14,92 @@ from typing import Optional
 
 import numpy as np
 
-from habitat_llm4teach.envs.rearrange.describe import NAVIGATE_TO, PLACE_ON, describe, next_skills
+from habitat_llm4teach.envs.rearrange.describe import PLACE_ON, describe, next_skills
 from habitat_llm4teach.envs.rearrange.describe import PICK as PICK_SKILL
 from habitat_llm4teach.envs.rearrange.describe import PLACE as PLACE_SKILL
 from habitat_llm4teach.envs.rearrange.parse import parse_plan
 from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, SeenObject
 from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
-from habitat_llm4teach.envs.rearrange.skills import control, navigate_to
+from habitat_llm4teach.envs.rearrange.skills import control
 from habitat_llm4teach.teacher.planner import PromptSet
 from habitat_llm4teach.teacher.skills.base import SkillStatus
 from habitat_llm4teach.teacher.types import SkillCall
 
-PROMPT_VERSION = "rearrange-v4"  # v4: navigation not offered where the robot already is
+PROMPT_VERSION = "rearrange-v5"  # v5: task objects first, "within reach" = at the object, coarse distances
 
-SYSTEM_PROMPT = """You plan for a mobile robot with one arm in a house. You get what its head camera sees (with distance and direction), what it holds, its task, and the skills it can use now. Answer with the skill the robot should do next, written exactly as in the list.
-Facts: the robot holds at most one object. pick X works only when X is within reach; place X on Y works only when Y is within reach; navigate to X drives until X is within reach; look around turns in place to find things not in view. Only the objects named in the task matter: every other object, however near, is never picked, placed on or navigated to.
+SYSTEM_PROMPT = """You plan for a mobile robot with one arm in a house. You get its task, what it holds, where the task's objects are, what else its head camera sees, and the skills it can use now. Answer with the skill the robot should do next, written exactly as in the list.
+Skills: navigate to X drives until X is within reach; pick X picks X up, then brings the arm back to rest; place X on Y puts the held X on Y, then brings the arm back to rest; look around turns in place.
+Only the objects named in the task matter: never pick, place on or navigate to any other object, however near.
 Decide with these rules; the first rule that matches gives the answer:
-1. You hold the task object and the goal is within reach: place it on the goal.
-2. You hold the task object: navigate to the goal.
-3. The task object is within reach and you hold nothing: pick the task object.
-4. You see the task object: navigate to the task object.
-5. Otherwise: look around."""
+1. Pick task and you hold the task object: pick the task object (the pick is finishing).
+2. Pick task and the task object is within reach: pick the task object.
+3. Pick task and the task object is listed: navigate to the task object.
+4. Place task and you hold nothing: place the task object on the goal (the place is finishing).
+5. Place task and the goal is within reach: place the task object on the goal.
+6. Place task and the goal is listed: navigate to the goal.
+7. Otherwise: look around."""
 
 _REST = TaskObservations(np.zeros(3), np.zeros(7), False, np.zeros(3))
+# The arm away from rest after a grasp / a release: the task's pick / place is still running (finishing).
+_ARM_OUT_HOLDING = TaskObservations(np.zeros(3), np.zeros(7), True, np.array([0.3, 0.0, 0.2]))
+_ARM_OUT_EMPTY = TaskObservations(np.zeros(3), np.zeros(7), False, np.array([0.3, 0.0, 0.2]))
 
 
-def _obj(name: str, distance: float, bearing_deg: float, receptacle: bool = False, radius: float = 0.1) -> SeenObject:
-    return SeenObject(name, name, receptacle, distance, math.radians(bearing_deg), True, radius)
+def _obj(name: str, distance: float, bearing_deg: float, receptacle: bool = False, radius: float = 0.1,
+         visible: bool = True) -> SeenObject:
+    return SeenObject(name, name, receptacle, distance, math.radians(bearing_deg), visible, radius)
 
 
 def _perception(task: str, objects: tuple[SeenObject, ...], target: str, holding: bool = False,
-                goal: SeenObject | None = None) -> RearrangePerception:
+                goal: Optional[SeenObject] = None, target_object: Optional[SeenObject] = None,
+                obs: TaskObservations = _REST) -> RearrangePerception:
+    """An example situation; the target object is the seen one of that name unless given (e.g. out of view)."""
     held = SeenObject(target, target, False, 0.0, 0.0, False) if holding else None
-    return RearrangePerception(task, objects, held, goal, target, _REST)
+    if target_object is None and not holding:
+        target_object = next((o for o in objects if o.name == target), None)
+    return RearrangePerception(task, objects, held, goal, target, obs, target_object=target_object)
 
 
-_hidden_shelf = SeenObject("shelf", "shelf", True, 3.4, math.radians(150), False, 0.4)
-# (perception, next skill, whole plan), one per rule and a decoy or two.
+# (perception, next skill, whole plan): one per rule, with nearer or within-reach decoys.
 _EXAMPLES = (
-    (_perception(PLACE, (), "bowl", True, _obj("table", 0.9, 10, True, 0.4)),
+    (_perception(PICK, (_obj("lemon", 0.6, 5), _obj("banana", 2.4, -20)), "banana"),
+     "navigate to banana", "navigate to banana, pick banana"),
+    (_perception(PICK, (_obj("pear", 0.6, 3), _obj("mug", 0.7, -5), _obj("kitchen counter", 1.9, -40, True, 0.5)), "pear"),
+     "pick pear", "pick pear"),
+    (_perception(PICK, (_obj("chair", 1.5, 0, True, 0.3),), "tomato soup can",
+                 target_object=_obj("tomato soup can", 2.2, 150, visible=False)),
+     "navigate to tomato soup can", "navigate to tomato soup can, pick tomato soup can"),
+    (_perception(PICK, (_obj("apple", 0.5, 2), _obj("sofa", 2.0, 30, True, 0.8)), "orange", holding=True,
+                 obs=_ARM_OUT_HOLDING),
+     "pick orange", "pick orange"),
+    (_perception(PLACE, (_obj("bowl", 0.5, 4),), "bowl", goal=_obj("table", 0.8, 2, True, 0.4), obs=_ARM_OUT_EMPTY),
      "place bowl on table", "place bowl on table"),
-    (_perception(PLACE, (_obj("cracker box", 1.1, 30),), "sugar box", True, _hidden_shelf),
-     "navigate to shelf", "navigate to shelf, place sugar box on shelf"),
-    (_perception(PICK, (_obj("banana", 2.4, -20), _obj("lemon", 0.6, 5)), "lemon"),
-     "pick lemon", "pick lemon"),
-    (_perception(PICK, (_obj("mug", 0.7, -10), _obj("kitchen counter", 1.9, -40, True, 0.5), _obj("pear", 2.6, 35)), "pear"),
-     "navigate to pear", "navigate to pear, pick pear"),
-    (_perception(PICK, (_obj("chair", 1.5, 0, True, 0.3),), "tomato soup can"),
-     "look around", "look around, navigate to tomato soup can, pick tomato soup can"),
-    # A nearer unnamed object and a nearer decoy receptacle: the answer follows the task, not the distance.
-    (_perception(PICK, (_obj("object 5e21", 0.9, -15), _obj("cup", 1.2, 5), _obj("orange", 1.8, 30)), "orange"),
-     "navigate to orange", "navigate to orange, pick orange"),
-    (_perception(PLACE, (_obj("stool", 0.6, 0, True, 0.3),), "cup", True, _obj("counter", 2.2, -30, True, 0.5)),
+    (_perception(PLACE, (_obj("stool", 0.6, 0, True, 0.3),), "cup", holding=True, goal=_obj("counter", 2.2, -30, True, 0.5)),
      "navigate to counter", "navigate to counter, place cup on counter"),
+    (_perception(PLACE, (_obj("cracker box", 1.1, 30),), "sugar box", holding=True,
+                 goal=_obj("shelf", 3.4, 150, True, 0.4, visible=False)),
+     "navigate to shelf", "navigate to shelf, place sugar box on shelf"),
+    (_perception(PLACE, (_obj("plum", 0.6, -35), _obj("mug", 1.1, 25)), "sponge", holding=True,
+                 goal=_obj("sink", 0.7, 4, True, 0.3)),
+     "place sponge on sink", "place sponge on sink"),
+    # Where the task's sensors do not locate the target (hand-built scenes): find it first.
+    (_perception(PICK, (_obj("bowl", 1.2, 20), _obj("table", 1.6, -10, True, 0.5)), "spoon"),
+     "look around", "look around, navigate to spoon, pick spoon"),
 )
 EXAMPLE_SCENES = {describe(p): p for p, _, _ in _EXAMPLES}
 
 
 def offered_skills(perception: RearrangePerception) -> list:
-    """``next_skills`` less ``navigate to X`` where the robot already is (navigation would end at once).
+    """``next_skills``; but while the task's own pick / place finishes, that skill alone.
 
-    The affordance navigation lacked: on the real simulator the 1.5B model's top choice was often
-    "navigate to <the target>" with the target already in the arm's reach; such a plan has no
-    runnable step, so the teacher acted on the next plan instead (another object's navigation).
+    After the grasp / release the skill brings the arm back to rest (pick_success / place_success need it). An
+    option that has begun runs to its end, as in the paper's option framework, and the base must not drive with
+    the arm out (it sweeps into furniture: force_terminate). Measured on situations recorded in the simulator,
+    the 1.5B model otherwise answered another skill (mostly "navigate to <a nearby object>") in 7 of the 9
+    pick-finishing and 13 of the 14 place-finishing states.
     """
-    offered = [
-        call for call in next_skills(perception)
-        if call.skill != NAVIGATE_TO or navigate_to(perception, call.target).status is not SkillStatus.DONE
-    ]
-    # The task's own pick / place goes on after the grasp / release (the arm returns to rest, which success needs):
-    # keep offering it while it runs, although the hand is no longer free / full.
     finishing = _finishing_call(perception)
-    if finishing is not None and finishing not in offered:
-        offered.append(finishing)
-    return offered
+    return [finishing] if finishing is not None else next_skills(perception)
 
 
 def _finishing_call(perception: RearrangePerception) -> Optional[SkillCall]:
@@ -98,6 +110,7 @@ def _finishing_call(perception: RearrangePerception) -> Optional[SkillCall]:
     else:
         return None
     return call if control(call.skill, perception, call.target).status is SkillStatus.RUNNING else None
+
 
 REARRANGE_PROMPTS = PromptSet(
     PROMPT_VERSION,

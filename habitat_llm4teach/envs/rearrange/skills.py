@@ -4,8 +4,8 @@ Owns the four controllers the LLM's skills name and the action layout they
 write. Each is a pure function of the current step (no memory), so the teacher
 re-evaluates every plan step at every env step, as for MiniGrid:
 
-- ``navigate to <x>``: turn toward x and drive until it is within reach
-  (``describe.within_reach``) and ahead; DONE there or when holding x; FAILED if
+- ``navigate to <x>``: turn toward x and drive until the robot is at it
+  (``reach.at``: within reach and facing it); DONE there or when holding x; FAILED if
   x is not perceived (the task's target and goal always are: its sensors locate them).
 - ``pick <x>``: x must be the task's target (the only object the task's
   sensors locate: ``obj_start_sensor``). Moves the end effector to it with a
@@ -33,9 +33,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from habitat_llm4teach.envs.rearrange.describe import LOOK_AROUND, NAVIGATE_TO, PICK, PLACE, PLACE_ON, REACH_M, within_reach
+from habitat_llm4teach.envs.rearrange.describe import LOOK_AROUND, NAVIGATE_TO, PICK, PLACE, PLACE_ON
 from habitat_llm4teach.envs.rearrange.kinematics import FETCH_CUP_OFFSET, FETCH_SUCTION_OFFSET, forward_kinematics, joint_step_toward
-from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, SeenObject
+from habitat_llm4teach.envs.rearrange.perception import RearrangePerception
+from habitat_llm4teach.envs.rearrange.reach import FACING_BEARING, PLACE_HEIGHT_M, SHOULDER, approach
 from habitat_llm4teach.envs.rearrange.scene import PICK as PICK_TASK
 from habitat_llm4teach.envs.rearrange.scene import PLACE as PLACE_TASK
 from habitat_llm4teach.teacher.skills.base import SkillStatus
@@ -53,17 +54,13 @@ DESIRED_RESTING = np.array([0.5, 0.0, 1.0])  # RearrangeTaskConfig.desired_resti
 REST_TOLERANCE_M = 0.1  # under pick/place_success' ee_resting_success_threshold (0.15)
 GRASP_DISTANCE_M = 0.12  # under ArmActionConfig.grasp_thresh_dist (0.15)
 RELEASE_DISTANCE_M = 0.08  # under place_success' obj_at_goal succ_thresh (0.15): the object drops a little
-PLACE_HEIGHT_M = 0.05  # release this far above the goal point
 APPROACH_HEIGHT_M = 0.15  # come down on a target from this high ...
 APPROACH_RADIUS_M = 0.10  # ... descending once the cup is within this horizontal distance
 ARM_REACH_M = 1.15  # farthest the end effector gets from the shoulder
-NAVIGATE_ARM_REACH_M = 1.0  # navigation to the task's target stops this close to the shoulder, so the arm is not outstretched
-SHOULDER = np.array([0.0326, 0.0, 0.876])  # shoulder pan joint in the base frame at habitat's torso height
 # Navigation gains: turn proportional to bearing; drive only when roughly facing the target.
 TURN_GAIN = 1.5
 DRIVE_GAIN = 1.0
 DRIVE_MAX_BEARING = math.radians(30.0)
-FACING_BEARING = math.radians(10.0)  # navigation ends facing the target, so the arm reaches it straight ahead
 LOOK_AROUND_TURN = 0.5
 
 
@@ -144,28 +141,14 @@ def _out_of_arm_reach(point_base: np.ndarray) -> bool:
     return bool(np.linalg.norm(point_base - SHOULDER) > ARM_REACH_M)
 
 
-def _task_point(perception: RearrangePerception, obj: SeenObject) -> Optional[np.ndarray]:
-    """Where the arm must get for ``obj`` (base frame), when it is the task's target or goal and the simulator said."""
-    if perception.target_base is None or obj not in (perception.target_object, perception.goal):
-        return None
-    return perception.target_base + (np.array([0.0, 0.0, PLACE_HEIGHT_M]) if obj is perception.goal else 0.0)
-
-
 def navigate_to(perception: RearrangePerception, target: Optional[str]) -> ControlStep:
     if perception.holding is not None and perception.holding.name == target:
         return DONE  # what the robot holds is where the robot is
     obj = perception.find(target) if target is not None else None
     if obj is None:
         return FAILED
-    point = _task_point(perception, obj)
-    if point is None:  # any other object: by what the camera sees
-        bearing, excess = obj.bearing, obj.distance - obj.radius - 0.8 * REACH_M
-        arrived = within_reach(obj)
-    else:  # the task's own target or goal: until the arm reaches it, whatever the camera says of its distance
-        bearing = math.atan2(point[1], point[0])
-        excess = float(np.linalg.norm(point - SHOULDER)) - NAVIGATE_ARM_REACH_M
-        arrived = excess <= 0.0
-    if arrived and abs(bearing) <= FACING_BEARING:
+    bearing, excess, arrived = approach(perception, obj)
+    if arrived and abs(bearing) <= FACING_BEARING:  # reach.at
         return DONE
     turn = TURN_GAIN * bearing
     drive = DRIVE_GAIN * max(excess, 0.05) if abs(bearing) <= DRIVE_MAX_BEARING and not arrived else 0.0

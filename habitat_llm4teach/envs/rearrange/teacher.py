@@ -18,7 +18,7 @@ import numpy as np
 from habitat_llm4teach.envs.rearrange.perception import RearrangePerception
 from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, ControlStep, control
 from habitat_llm4teach.teacher.teacher import current_step
-from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
+from habitat_llm4teach.teacher.types import PlanDistribution, SkillCall
 
 
 @dataclass(frozen=True)
