@@ -63,6 +63,30 @@ def test_target_point_matches_habitats_own_sensor(pick_env):
     assert np.linalg.norm(target_in_base(without_sim_point) - expected) < 0.03
 
 
+def test_waypoint_is_navigable_and_leads_along_the_navmesh_toward_the_target(pick_env):
+    """The l4t_scene waypoint (base frame) is a navigable world point from which the simulator's geodesic distance
+    to the standing point nearest the target is no longer than from the robot itself."""
+    from habitat_sim import ShortestPath
+
+    for _ in range(3):
+        obs = pick_env.reset()
+        sim = _sim(pick_env)
+        perception = _perception(obs)
+        assert perception.waypoint_base is not None
+        waypoint = sim.articulated_agent.base_transformation.transform_point(mn.Vector3(*perception.waypoint_base))
+        assert sim.pathfinder.is_navigable(waypoint)
+        target_id = sim.scene_obj_ids[sim.get_targets()[0][0]]
+        end = sim.pathfinder.snap_point(sim.get_rigid_object_manager().get_object_by_id(target_id).translation)
+
+        def geodesic(start):
+            path = ShortestPath()
+            path.requested_start, path.requested_end = start, end
+            assert sim.pathfinder.find_path(path)
+            return path.geodesic_distance
+
+        assert geodesic(waypoint) <= geodesic(sim.articulated_agent.base_pos) + 1e-3
+
+
 def test_l4t_scene_decodes_to_the_objects_the_simulator_holds(pick_env):
     obs = pick_env.reset()
     sim = _sim(pick_env)

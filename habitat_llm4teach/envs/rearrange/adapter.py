@@ -14,7 +14,10 @@ functions need and writes it as the flat float vector of ``scene.encode_scene``:
 - the task's target object, whether the robot holds it, for place the goal
   furniture (the episode's ``goal_receptacles``), and the target point (pick: the
   object, place: its goal position) and the object itself in the robot's base
-  frame, as the simulator gives them (the skills steer the arm with them).
+  frame, as the simulator gives them (the skills steer the arm with them);
+- the next point of the navmesh's shortest path from the robot to the navigable
+  point nearest the target point, in the base frame, so navigation goes round
+  furniture instead of pushing against it.
 
 The depth image itself is the task's own ``head_depth`` observation. Without
 habitat-sim, constructing this sensor raises ``HabitatSimNotInstalledError`` with
@@ -49,6 +52,7 @@ def _half_size(range3d: Any) -> float:
 
 
 FURNITURE_RADIUS_M = 0.05  # furniture is placed at its nearest surface point: only that point's own size counts
+WAYPOINT_LOOKAHEAD_M = 0.3  # steer for the first path point at least this far from the robot (floor distance)
 
 
 def _nearest_surface_point(receptacle: Any, sim: Any, point: np.ndarray) -> np.ndarray:
@@ -71,11 +75,13 @@ class L4TSceneSensor(Sensor):
             raise HabitatSimNotInstalledError("the l4t_scene sensor")
         # habitat-lab's rearrange modules need the real simulator: imported only once it is known to be there.
         from habitat.tasks.rearrange.sub_tasks.place_task import RearrangePlaceTaskV1
+        from habitat_sim import ShortestPath
         from habitat_sim.physics import MotionType
 
         self._sim = sim
         self._task_name = PLACE if isinstance(task, RearrangePlaceTaskV1) else PICK  # place subclasses pick
         self._dynamic = MotionType.DYNAMIC
+        self._shortest_path = ShortestPath
         super().__init__(config=config)
 
     def _get_uuid(self, *args: Any, **kwargs: Any) -> str:
@@ -112,6 +118,23 @@ class L4TSceneSensor(Sensor):
                 nearest[parent] = point
         return [SceneObject(handle, point, FURNITURE_RADIUS_M, True) for handle, point in nearest.items()]
 
+    def _waypoint(self, target_point: np.ndarray) -> Optional[np.ndarray]:
+        """World point to drive toward: along the navmesh path to the navigable point nearest ``target_point``."""
+        pathfinder = self._sim.pathfinder
+        start = np.array(self._sim.articulated_agent.base_pos, dtype=np.float64)
+        end = np.array(pathfinder.snap_point(mn.Vector3(*target_point)), dtype=np.float64)
+        if not np.all(np.isfinite(end)):  # no navmesh near the target
+            return None
+        path = self._shortest_path()
+        path.requested_start, path.requested_end = mn.Vector3(*start), mn.Vector3(*end)
+        if not pathfinder.find_path(path) or len(path.points) == 0:
+            return None
+        points = [np.array(p, dtype=np.float64) for p in path.points]
+        for point in points[1:]:
+            if np.linalg.norm((point - start)[[0, 2]]) >= WAYPOINT_LOOKAHEAD_M:  # world y is up
+                return point
+        return points[-1]
+
     def get_observation(self, *args: Any, **kwargs: Any) -> np.ndarray:
         camera_pose, camera_config = self._head_camera()
         agent = self._sim.articulated_agent
@@ -135,10 +158,12 @@ class L4TSceneSensor(Sensor):
         to_base = base_transform.inverted()
         target_base = np.array(to_base.transform_point(mn.Vector3(*target_point)), dtype=np.float64)
         object_base = np.array(to_base.transform_point(mn.Vector3(*target.position)), dtype=np.float64)
+        waypoint = self._waypoint(np.asarray(target_point, dtype=np.float64))
+        waypoint_base = None if waypoint is None else np.array(to_base.transform_point(mn.Vector3(*waypoint)), dtype=np.float64)
         others = [o for o in objects + furniture if o.handle != target_handle and (goal is None or o.handle != goal.handle)]
         others.sort(key=lambda o: float(np.linalg.norm(o.position - camera_pose[:3, 3])))
         return encode_scene(
             task, camera_pose, float(camera_config.hfov), float(camera_config.max_depth), others, target, held, goal,
             min_depth=float(camera_config.min_depth), normalized_depth=bool(camera_config.normalize_depth),
-            target_base=target_base, object_base=object_base,
+            target_base=target_base, object_base=object_base, waypoint_base=waypoint_base,
         )

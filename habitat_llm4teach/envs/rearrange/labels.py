@@ -15,7 +15,8 @@ Rows recorded on the simulator (``scripts/probe_rearrange_skills.py --record-lab
 :func:`row_from_perception`) also carry what the skills read, so a recorded situation
 offers the same candidate skills as it did in the simulator: ``target_object`` (the task's
 target as its sensor locates it, seen or not), ``target_base`` / ``object_base`` (base
-frame, metres) and ``obs`` (the task's own observations).
+frame, metres), ``waypoint_base`` (the navmesh path's next point, there too) and ``obs``
+(the task's own observations).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def perception_from_row(row: dict[str, Any]) -> RearrangePerception:
         target_object = None if held else next((o for o in objects if o.name == target), None)
     return RearrangePerception(
         row["task"], objects, held, goal, target, _task_observations(row.get("obs")), _array(row, "target_base"),
-        target_object, _array(row, "object_base"),
+        target_object, _array(row, "object_base"), _array(row, "waypoint_base"),
     )
 
 
@@ -109,6 +110,7 @@ def row_from_perception(perception: RearrangePerception, label: str, why: str = 
         "goal": _spec(perception.goal) if perception.goal is not None else None,
         "target_object": _spec(perception.target_object) if perception.target_object is not None else None,
         "target_base": _listed(perception.target_base), "object_base": _listed(perception.object_base),
+        "waypoint_base": _listed(perception.waypoint_base),
         "obs": {"target_rel_ee": _listed(obs.target_rel_ee), "joint": _listed(obs.joint), "is_holding": bool(obs.is_holding),
                 "relative_resting_position": _listed(obs.relative_resting_position)},
         "label": label, "why": why,

@@ -51,6 +51,7 @@ class RearrangePerception:
     # None while held.
     target_object: Optional[SeenObject] = None
     object_base: Optional[np.ndarray] = None  # the target object in the base frame, from the simulator
+    waypoint_base: Optional[np.ndarray] = None  # next navmesh path point toward the target point (scene.py)
 
     @property
     def mission(self) -> str:
@@ -161,5 +162,5 @@ def perceive(scene: RearrangeScene) -> RearrangePerception:
         holding = SeenObject(names[scene.held_handle], scene.held_handle, False, 0.0, 0.0, False)
     return RearrangePerception(
         scene.task, tuple(seen), holding, goal, names[scene.target_handle], scene.obs, scene.target_base, target_object,
-        scene.object_base,
+        scene.object_base, scene.waypoint_base,
     )

@@ -28,6 +28,7 @@ NAVIGATE_ARM_REACH_M = 1.0
 SHOULDER = np.array([0.0326, 0.0, 0.876])  # shoulder pan joint in the base frame at habitat's torso height
 PLACE_HEIGHT_M = 0.05  # place releases this far above the goal point
 FACING_BEARING = math.radians(10.0)  # arrival is facing the object, so the arm reaches it straight ahead
+WAYPOINT_MIN_M = 0.15  # a navmesh waypoint nearer than this is where the robot stands: aim at the point itself
 
 
 def near_by_camera(obj: SeenObject) -> bool:
@@ -42,12 +43,21 @@ def task_point(perception: RearrangePerception, obj: SeenObject) -> Optional[np.
 
 
 def approach(perception: RearrangePerception, obj: SeenObject) -> tuple[float, float, bool]:
-    """(bearing to turn by [rad, + left], distance still to drive [m], close enough) for ``obj``."""
+    """(bearing to turn by [rad, + left], distance still to drive [m], close enough) for ``obj``.
+
+    Toward the task's own target or goal the robot follows the navmesh path (the simulator's next waypoint)
+    while the arm cannot reach yet: driving straight at an object behind a table corner pins the base against
+    the corner for the rest of the episode. Once close enough it turns to the point itself.
+    """
     point = task_point(perception, obj)
     if point is None:
         return obj.bearing, obj.distance - obj.radius - 0.8 * REACH_M, near_by_camera(obj)
     excess = float(np.linalg.norm(point - SHOULDER)) - NAVIGATE_ARM_REACH_M
-    return math.atan2(point[1], point[0]), excess, excess <= 0.0
+    steer = point
+    waypoint = perception.waypoint_base
+    if excess > 0.0 and waypoint is not None and np.hypot(waypoint[0], waypoint[1]) >= WAYPOINT_MIN_M:
+        steer = waypoint
+    return math.atan2(steer[1], steer[0]), excess, excess <= 0.0
 
 
 def at(perception: RearrangePerception, obj: SeenObject) -> bool:

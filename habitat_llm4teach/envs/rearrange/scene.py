@@ -69,6 +69,9 @@ class RearrangeScene:
     # gives it; None in hand-built scenes, where the skills rotate the end-effector-frame sensor instead.
     target_base: Optional[np.ndarray] = None
     object_base: Optional[np.ndarray] = None  # the target object itself in the base frame (place: where it hangs)
+    # The next point of the navmesh's shortest path from the robot to where it can stand nearest the target point,
+    # in the base frame (None where the simulator gave none: hand-built scenes, or no path).
+    waypoint_base: Optional[np.ndarray] = None
 
 
 def _array(data: dict, key: str, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -134,6 +137,7 @@ HANDLE_CHARS = 64  # handles are cut to this many characters
 _HEADER = (
     "task", "hfov_deg", "min_depth", "max_depth", "normalized_depth", "held", "has_goal",
     "has_target_base", "target_base_x", "target_base_y", "target_base_z", "object_base_x", "object_base_y", "object_base_z",
+    "has_waypoint", "waypoint_base_x", "waypoint_base_y", "waypoint_base_z",
 )
 _SLOT = 1 + 1 + 3 + 1 + HANDLE_CHARS  # valid, is_receptacle, position, radius, handle characters
 _POSE = 16
@@ -170,20 +174,23 @@ def encode_scene(
     task: str, camera_pose: np.ndarray, hfov_deg: float, max_depth: float, objects: list[SceneObject],
     target: SceneObject, held: bool, goal: Optional[SceneObject], min_depth: float = 0.0, normalized_depth: bool = False,
     target_base: Optional[np.ndarray] = None, object_base: Optional[np.ndarray] = None,
+    waypoint_base: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """The flat ``l4t_scene`` observation [SCENE_VECTOR_SIZE].
 
     ``objects`` beyond MAX_OBJECTS are dropped (pass them nearest first). ``min_depth``,
     ``max_depth`` and ``normalized_depth`` describe the head depth sensor, so the decoder
     can turn its observation back into metres. ``target_base``: the task's target point in the
-    robot's base frame, from the simulator; ``object_base``: the target object's own position there (both or neither).
+    robot's base frame, from the simulator; ``object_base``: the target object's own position there (both or neither);
+    ``waypoint_base``: the next point of the navmesh path toward the target point, there too.
     """
     if task not in TASKS:
         raise SceneError(f"task must be one of {TASKS}, got {task!r}")
     header = np.array(
         [TASKS.index(task), hfov_deg, min_depth, max_depth, float(normalized_depth), float(held), float(goal is not None),
          float(target_base is not None),
-         *(np.zeros(6) if target_base is None else np.concatenate([target_base, object_base]).astype(np.float64))],
+         *(np.zeros(6) if target_base is None else np.concatenate([target_base, object_base]).astype(np.float64)),
+         float(waypoint_base is not None), *(np.zeros(3) if waypoint_base is None else np.asarray(waypoint_base, dtype=np.float64))],
         dtype=np.float32,
     )
     slots = [_encode_slot(target), _encode_slot(goal)] + [_encode_slot(o) for o in objects[:MAX_OBJECTS]]
@@ -199,6 +206,7 @@ def decode_scene(vector: np.ndarray, depth: np.ndarray, obs: TaskObservations) -
     task_index, hfov, min_depth, max_depth, normalized, held, has_goal, has_target_base = vector[:8]
     target_base = vector[8:11].astype(np.float64) if has_target_base > 0.5 else None
     object_base = vector[11:14].astype(np.float64) if has_target_base > 0.5 else None
+    waypoint_base = vector[15:18].astype(np.float64) if vector[14] > 0.5 else None
     depth = np.asarray(depth, dtype=np.float64)
     depth = depth[..., 0] if depth.ndim == 3 else depth
     if normalized > 0.5:  # habitat's depth sensors scale [min_depth, max_depth] to [0, 1] by default
@@ -215,5 +223,5 @@ def decode_scene(vector: np.ndarray, depth: np.ndarray, obs: TaskObservations) -
         objects = (target, *objects)
     return RearrangeScene(
         TASKS[int(round(float(task_index)))], pose, float(hfov), depth, objects,
-        target.handle, held_handle, goal, obs, float(max_depth), target_base, object_base,
+        target.handle, held_handle, goal, obs, float(max_depth), target_base, object_base, waypoint_base,
     )
