@@ -23,6 +23,7 @@ The last line is one JSON object with every figure.
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import json
 import os
@@ -35,6 +36,8 @@ from pathlib import Path
 EPISODES = "data/datasets/replica_cad/rearrange/v2/{split}/rearrange_easy.json.gz"
 AVERAGE = re.compile(r"Average episode (\S+): ([-\d.]+)")
 FPS = re.compile(r"update: (\d+)\tfps: ([\d.]+)")
+GUIDED = re.compile(r"teacher/guided_frac: ([\d.]+)")
+CACHE_HIT = re.compile(r"teacher/plan_cache_hit_rate: ([\d.]+)")
 
 
 def episodes_in_split(split: str) -> int:
@@ -107,7 +110,15 @@ def training_sps(teacher: bool, args: argparse.Namespace):  # type: ignore[no-un
         if not fps:
             sys.exit(f"error: no training fps in the log of {run_dir}")
         update, last_fps = fps[-1]
-        return {"sps": float(last_fps), "updates": int(update), "envs": args.envs, "steps_per_update": args.steps * args.envs}
+        record = {"sps": float(last_fps), "updates": int(update), "envs": args.envs, "steps_per_update": args.steps * args.envs}
+        guided, hit_rate = GUIDED.findall(text), CACHE_HIT.findall(text)
+        if teacher and guided:
+            record.update(guided_frac=float(guided[-1]), plan_cache_hit_rate=float(hit_rate[-1]) if hit_rate else None)
+        with open(run_dir / "episodes.rank0.csv") as f:  # the trainer's per-episode record (success: the task's key)
+            rows = list(csv.DictReader(f))
+        record["episodes_finished"] = len(rows)
+        record["episode_success"] = round(sum(float(r["success"]) for r in rows) / len(rows), 3) if rows else None
+        return record
 
     return measure
 

@@ -14,7 +14,7 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
     echo "error: Python >= 3.10 is needed ($python is $("$python" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
     exit 1
 fi
-echo "Setting up .venv (first run only: torch, habitat-lab/baselines 0.3.3, transformers, minigrid; a few minutes)..."
+echo "Setting up .venv (first run only: torch, habitat-lab/baselines 0.3.4, transformers, minigrid; a few minutes)..."
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 # One resolver run for torch, torchvision and habitat-lab/baselines keeps them consistent

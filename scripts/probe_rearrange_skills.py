@@ -38,13 +38,12 @@ def main() -> None:
     from habitat_baselines.config.default_structured_configs import HabitatBaselinesConfigPlugin
     from hydra import compose, initialize_config_dir
 
-    from habitat_llm4teach import keys, registration
+    from habitat_llm4teach import registration
     from habitat_llm4teach.config.structured import CONFIG_DIR, L4TConfigPlugin
     from habitat_llm4teach.envs.rearrange.describe import describe
+    from habitat_llm4teach.envs.rearrange.guidance import perceive_observation
     from habitat_llm4teach.envs.rearrange.labels import row_from_perception
-    from habitat_llm4teach.envs.rearrange.perception import perceive
     from habitat_llm4teach.envs.rearrange.policy import expected_skill
-    from habitat_llm4teach.envs.rearrange.scene import TaskObservations, decode_scene
     from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, control
 
     registration.register_all()
@@ -54,15 +53,12 @@ def main() -> None:
     with initialize_config_dir(version_base=None, config_dir=str(CONFIG_DIR)):
         config = patch_config(compose(config_name=f"rearrange/{args.task}_llm4teach", overrides=overrides))
     env = make_gym_from_config(config)
-    target_key = keys.OBJ_START_SENSOR if args.task == "pick" else keys.OBJ_GOAL_SENSOR
     successes, recorded = [], 0
     for episode in range(args.episodes):
         obs, done, steps = env.reset(), False, 0
         situations: dict[str, dict] = {}  # description -> its first labelled row, in order of appearance
         while not done:
-            task_obs = TaskObservations(obs[target_key][:3], obs[keys.JOINT], bool(obs[keys.IS_HOLDING][0] > 0.5),
-                                        obs[keys.RELATIVE_RESTING_POSITION])
-            perception = perceive(decode_scene(obs[keys.L4T_SCENE], obs[keys.HEAD_DEPTH], task_obs))
+            perception = perceive_observation(obs)
             label = expected_skill(perception)
             skill, _, target = _split(label)
             step = control(skill, perception, target)

@@ -140,3 +140,22 @@ def test_navigate_fails_without_the_target_and_look_around_turns_holding_on():
     assert turning.status is SkillStatus.RUNNING and turning.action[BASE][1] > 0 and turning.action[GRIP] > 0
     with pytest.raises(KeyError, match="unknown rearrangement skill"):
         control("fly", perception, None)
+
+
+def test_navigation_to_the_task_target_follows_the_navmesh_waypoint_until_the_arm_reaches():
+    """Far from the target it steers for the simulator's next path point (here to the left, the target to the
+    right); within the arm's reach it turns to the target itself, and the waypoint no longer matters."""
+    obs = arm_perception(PICK, FETCH_ARM_INIT, np.zeros(3), False).obs
+    target = SeenObject("apple", "apple", False, 2.5, math.radians(-30), True, 0.05)
+
+    def steer(target_base, waypoint_base):
+        perception = RearrangePerception(PICK, (target,), None, None, "apple", obs, np.array(target_base), target,
+                                         np.array(target_base), None if waypoint_base is None else np.array(waypoint_base))
+        return navigate_to(perception, "apple")
+
+    far = steer([2.0, -1.2, 0.7], [0.6, 0.6, -0.1])
+    assert far.status is SkillStatus.RUNNING and far.action[BASE][1] > 0  # turns left, to the waypoint
+    assert steer([2.0, -1.2, 0.7], None).action[BASE][1] < 0  # without one: straight at the target (right)
+    near = steer([0.7, -0.2, 0.7], [0.6, 0.6, -0.1])
+    assert near.status is SkillStatus.RUNNING and near.action[BASE][1] < 0 and near.action[BASE][0] == 0  # faces it
+    assert steer([0.7, 0.0, 0.7], [0.6, 0.6, -0.1]).status is SkillStatus.DONE

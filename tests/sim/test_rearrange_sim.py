@@ -10,9 +10,9 @@ import pytest
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.envs.rearrange.describe import PICK, candidate_skills, describe
+from habitat_llm4teach.envs.rearrange.guidance import perceive_observation
 from habitat_llm4teach.envs.rearrange.kinematics import FETCH_ARM_INIT, forward_kinematics
-from habitat_llm4teach.envs.rearrange.perception import perceive
-from habitat_llm4teach.envs.rearrange.scene import TaskObservations, decode_scene
+from habitat_llm4teach.envs.rearrange.scene import decode_scene
 from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, ARM, BASE, DELTA_POS_LIMIT, GRIP, target_in_base
 
 
@@ -20,11 +20,8 @@ def _sim(env):
     return env.unwrapped.habitat_env.sim
 
 
-def _perception(obs, target_key=keys.OBJ_START_SENSOR):
-    task_obs = TaskObservations(
-        obs[target_key][:3], obs[keys.JOINT], bool(obs[keys.IS_HOLDING][0] > 0.5), obs[keys.RELATIVE_RESTING_POSITION]
-    )
-    return perceive(decode_scene(obs[keys.L4T_SCENE], obs[keys.HEAD_DEPTH], task_obs))
+def _perception(obs):
+    return perceive_observation(obs)
 
 
 def _matrix(m):
@@ -202,7 +199,7 @@ def test_place_scene_holds_the_target_and_names_the_episodes_goal(place_env):
     equals habitat's obj_goal_sensor (end-effector frame) moved into the base frame by the simulator."""
     obs = place_env.reset()
     sim = _sim(place_env)
-    perception = _perception(obs, keys.OBJ_GOAL_SENSOR)
+    perception = _perception(obs)
     scene = decode_scene(obs[keys.L4T_SCENE], obs[keys.HEAD_DEPTH], perception.obs)
     assert obs[keys.IS_HOLDING][0] > 0.5 and scene.held_handle == scene.target_handle
     assert perception.holding is not None and perception.holding.name == perception.target

@@ -9,7 +9,7 @@ first, rearrangement prompts) and keeps the K most probable plans' actions.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import torch
@@ -37,6 +37,16 @@ def _target_key(observations: Any) -> str:
         if key in observations:
             return key
     raise ConfigError(f"the rearrangement teacher needs '{keys.OBJ_START_SENSOR}' (pick) or '{keys.OBJ_GOAL_SENSOR}' (place)")
+
+
+def perceive_observation(observation: Mapping[str, Any]) -> RearrangePerception:
+    """One env's observation (habitat's sensor uuids -> arrays, as numpy) -> what the teacher perceives."""
+    target_key = _target_key(observation)
+    obs = TaskObservations(
+        np.asarray(observation[target_key])[:3], np.asarray(observation[keys.JOINT]),
+        bool(np.asarray(observation[keys.IS_HOLDING])[0] > 0.5), np.asarray(observation[keys.RELATIVE_RESTING_POSITION]),
+    )
+    return perceive(decode_scene(observation[keys.L4T_SCENE], observation[keys.HEAD_DEPTH], obs))
 
 
 class RearrangeInprocTeacher:
@@ -87,11 +97,7 @@ class RearrangeInprocTeacher:
         guided = np.zeros((n, 1), dtype=bool)  # [n, 1]
         self.last_plans, self.last_skills, self.last_perceptions = [], [], []
         for i in range(n):
-            obs = TaskObservations(
-                batch[target_key][i][:3], batch[keys.JOINT][i], bool(batch[keys.IS_HOLDING][i][0] > 0.5),
-                batch[keys.RELATIVE_RESTING_POSITION][i],
-            )
-            perception = perceive(decode_scene(batch[keys.L4T_SCENE][i], batch[keys.HEAD_DEPTH][i], obs))
+            perception = perceive_observation({k: v[i] for k, v in batch.items()})
             self.last_perceptions.append(perception)
             plans = self.planner.plan(describe(perception), perception)
             output = teacher_actions(plans, perception, self.max_plans)
