@@ -1,12 +1,19 @@
 """The pick/place controllers alone, on the real simulator, with the plan the task calls for (no LLM).
 
     python scripts/probe_rearrange_skills.py pick|place [--episodes 12] [--split train]
-        [--record-labels FILE [--labels-per-episode 6]]
+        [--record-labels FILE [--labels-per-episode 6]] [--teacher [--cache FILE]]
 
 Separates skill and physics from plan quality: each step runs ``navigate to`` the task's target
 (pick) or goal (place) until it is done, then ``pick`` / ``place`` (policy.expected_skill's plan),
-and counts habitat's pick_success / place_success. Run from the folder holding data/. The last line
-is one JSON object.
+and counts habitat's pick_success / place_success. Each failed episode is given its reason (habitat's
+force_terminate, a wrong or dropped object, or the step limit with the skill then running and how far the
+robot still was), so what limits the controllers can be told apart. Run from the folder holding data/.
+The last line is one JSON object (with the count of each reason).
+
+``--teacher`` lets the LLM teacher choose the skill instead (its most probable plan's action, as the
+``rearrange/*_teacher`` evaluation does) and reports, per episode, on how many steps its skill differed
+from the task's and which wrong skill it chose most: with the same reasons this tells plan failures from
+controller failures episode by episode.
 
 ``--record-labels`` appends real situations to a labelled set for the planner (the row format of
 envs/rearrange/labels.py, label = the skill the task calls for): per episode, that many of its
@@ -30,6 +37,8 @@ def main() -> None:
     parser.add_argument("--split", default="train")
     parser.add_argument("--record-labels", type=Path, help="append labelled situations (JSON lines) to this file")
     parser.add_argument("--labels-per-episode", type=int, default=6)
+    parser.add_argument("--teacher", action="store_true", help="the LLM teacher chooses the skills (default: the task's plan)")
+    parser.add_argument("--cache", type=Path, help="--teacher: the plan cache file (reused and extended)")
     args = parser.parse_args()
 
     from habitat.config.default import patch_config
@@ -50,36 +59,113 @@ def main() -> None:
     for plugin in (HabitatConfigPlugin, HabitatBaselinesConfigPlugin, L4TConfigPlugin):
         register_hydra_plugin(plugin)
     overrides = ["habitat.simulator.habitat_sim_v0.gpu_device_id=-1", f"habitat.dataset.split={args.split}"]
+    if args.cache is not None:
+        overrides.append(f"llm4teach.teacher.cache_path={args.cache}")
     with initialize_config_dir(version_base=None, config_dir=str(CONFIG_DIR)):
         config = patch_config(compose(config_name=f"rearrange/{args.task}_llm4teach", overrides=overrides))
     env = make_gym_from_config(config)
-    successes, recorded = [], 0
+    teacher = None
+    if args.teacher:
+        from habitat_llm4teach.envs.rearrange.guidance import RearrangeInprocTeacher
+
+        teacher = RearrangeInprocTeacher.from_config(config.llm4teach.teacher, env.observation_space, env.action_space)
+    max_steps = int(config.habitat.environment.max_episode_steps)
+    successes, reasons, recorded = [], {}, 0
     for episode in range(args.episodes):
         obs, done, steps = env.reset(), False, 0
+        wrong_skills: dict[str, int] = {}  # --teacher: the teacher's skill where it differs from the task's -> steps
         situations: dict[str, dict] = {}  # description -> its first labelled row, in order of appearance
         while not done:
             perception = perceive_observation(obs)
             label = expected_skill(perception)
             skill, _, target = _split(label)
             step = control(skill, perception, target)
+            last = (label, step.status.value, perception)
+            if teacher is not None:
+                chosen, teacher_action = _teacher_step(teacher, obs)
+                if chosen != label:
+                    wrong_skills[chosen or "(no guidance)"] = wrong_skills.get(chosen or "(no guidance)", 0) + 1
             # Only where the task's plan acts: after a failure (an object dropped off the goal) it has no next skill.
             if args.record_labels is not None and step.action is not None:
                 situations.setdefault(describe(perception), row_from_perception(
                     perception, label, f"recorded: {args.split} episode {episode}, step {steps}"))
             action = step.action if step.action is not None else np.zeros(ACTION_DIM, dtype=np.float32)
+            if teacher is not None:
+                action = teacher_action
             obs, _, done, info = env.step(action)
             steps += 1
         successes.append(float(info[f"{args.task}_success"]))
+        reason = "success" if successes[-1] else _failure_reason(args.task, info, steps, max_steps, *last)
+        reasons[reason.split(":")[0]] = reasons.get(reason.split(":")[0], 0) + 1
         if args.record_labels is not None:
             rows = list(situations.values())
             picked = sorted({round(i) for i in np.linspace(0, len(rows) - 1, min(args.labels_per_episode, len(rows)))})
             with open(args.record_labels, "a") as f:
                 f.writelines(json.dumps(rows[i]) + "\n" for i in picked)
             recorded += len(picked)
-        print(f"episode {episode}: {args.task}_success {successes[-1]:.0f} after {steps} steps", flush=True)
+        plan_note = ""
+        if teacher is not None:
+            teacher.save_cache()
+            worst = max(wrong_skills, key=wrong_skills.get, default=None)
+            plan_note = f"; teacher's skill differed on {sum(wrong_skills.values())} steps" + (
+                f", most often '{worst}' ({wrong_skills[worst]})" if worst else "")
+        print(f"episode {episode}: {args.task}_success {successes[-1]:.0f} after {steps} steps ({reason}{plan_note})", flush=True)
     env.close()
     print(json.dumps({"task": args.task, "split": args.split, "episodes": len(successes),
-                      "success": float(np.mean(successes)), "labels_recorded": recorded}))
+                      "success": float(np.mean(successes)), "reasons": reasons, "labels_recorded": recorded,
+                      "skills_by": "teacher" if teacher is not None else "task"}))
+
+
+def _teacher_step(teacher, obs: dict) -> tuple[str, np.ndarray]:
+    """The teacher's current skill and action for one env (its most probable plan; holding still, grip kept,
+    without guidance), as the teacher-only policy acts."""
+    import torch
+
+    from habitat_llm4teach import keys
+    from habitat_llm4teach.distill.continuous import TEACHER_ACTIONS, TEACHER_WEIGHTS
+    from habitat_llm4teach.distill.storage import TEACHER_GUIDED
+    from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, GRIP, GRIP_HOLD, GRIP_RELEASE
+
+    guidance = teacher.guide_batch({k: torch.as_tensor(np.asarray(v))[None] for k, v in obs.items()})
+    if not bool(guidance[TEACHER_GUIDED][0, 0]):
+        action = np.zeros(ACTION_DIM, dtype=np.float32)
+        action[GRIP] = GRIP_HOLD if np.asarray(obs[keys.IS_HOLDING])[0] > 0.5 else GRIP_RELEASE
+        return "", action
+    plan = int(np.argmax(guidance[TEACHER_WEIGHTS][0].numpy()))
+    return teacher.last_skills[0], guidance[TEACHER_ACTIONS][0, plan].numpy()
+
+
+def _failure_reason(task: str, info: dict, steps: int, max_steps: int, label: str, status: str, perception) -> str:
+    """Why a failed episode ended, from habitat's measures and the last step's perception:
+
+    - 'force': the robot pushed past force_terminate's limit;
+    - 'wrong object' (pick): the gripper took another object, which ends habitat's pick episode;
+    - 'dropped': the object left the gripper before success (pulled further from it than hold_thresh);
+    - 'released off the goal' (place): let go elsewhere, which ends habitat's place episode;
+    - 'step limit: <skill> <status>, ...': the episode ran out with that skill still at work (or done);
+    - else 'ended'.
+    """
+    import numpy as np
+
+    from habitat_llm4teach.envs.rearrange.reach import SHOULDER
+
+    if info.get("force_terminate"):
+        return f"force: during '{label}'"
+    # The last observation comes before habitat's end-of-step checks: it still shows the object held when the
+    # hold constraint broke (habitat then drops it and ends the episode).
+    held = perception.holding.name if perception.holding is not None else None
+    if task == "pick" and held is not None and held != perception.target and steps < max_steps:
+        return f"wrong object: {held}"
+    if held is not None and steps < max_steps:
+        return f"dropped: during '{label}'"
+    if task == "pick" and info.get("did_pick_object") and held is None:
+        return "dropped"
+    if task == "place" and held is None and steps < max_steps:
+        return "released off the goal"
+    if steps >= max_steps:
+        to_go = float(np.linalg.norm(perception.target_base - SHOULDER)) if perception.target_base is not None else float("nan")
+        return f"step limit: '{label}' {status}, target {to_go:.2f} m from the shoulder"
+    return f"ended: during '{label}' ({'holding' if held else 'empty-handed'})"
 
 
 def _split(call: str) -> tuple[str, str, str]:

@@ -12,7 +12,7 @@ from habitat_llm4teach.envs.rearrange.kinematics import FETCH_ARM_INIT, forward_
 from habitat_llm4teach.envs.rearrange.perception import RearrangePerception, SeenObject, floor_offset
 from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
 from habitat_llm4teach.envs.rearrange.skills import (
-    ACTION_DIM, ARM, BASE, DELTA_POS_LIMIT, DESIRED_RESTING, GRASP_DISTANCE_M, GRIP, PLACE_HEIGHT_M,
+    ACTION_DIM, ARM, BASE, DELTA_POS_LIMIT, DESIRED_RESTING, GRASP_DISTANCE_M, GRIP, LIFT_TOLERANCE_M, PLACE_HEIGHT_M,
     RELEASE_DISTANCE_M, REST_TOLERANCE_M, control, cup_position, look_around, navigate_to, pick, place,
 )
 from habitat_llm4teach.teacher.skills.base import SkillStatus
@@ -68,6 +68,51 @@ def test_pick_reaches_grasps_only_within_reach_and_returns_to_rest(offset):
         pytest.fail("pick did not finish")
     assert grasped_at is not None and grasped_at < step
     assert np.linalg.norm(DESIRED_RESTING - forward_kinematics(joints).ee_position) <= REST_TOLERANCE_M
+
+
+def test_after_grasping_pick_lifts_straight_up_before_pulling_back_to_rest():
+    """Pulling straight back from the grasp drags the object over the table (the simulator then pulls it off the
+    gripper): the end effector rises above rest height first, staying over the grasp point."""
+    joints = FETCH_ARM_INIT.copy()
+    target = forward_kinematics(joints).ee_position + np.array([0.3, 0.0, -0.4])
+    holding, grasp_xy, lifted, path = False, None, False, []
+    for _ in range(1500):
+        verdict = pick(arm_perception(PICK, joints, target, holding), "apple")
+        if verdict.status is SkillStatus.DONE:
+            break
+        if not holding and verdict.action[GRIP] > 0:
+            holding, grasp_xy = True, forward_kinematics(joints).ee_position[:2].copy()
+        joints = joints + verdict.action[ARM] * DELTA_POS_LIMIT
+        ee = forward_kinematics(joints).ee_position
+        if holding:
+            path.append(ee)
+            if DESIRED_RESTING[2] - ee[2] > 2 * LIFT_TOLERANCE_M:  # still well below rest height
+                assert not lifted and np.linalg.norm(ee[:2] - grasp_xy) < 0.05
+            else:
+                lifted = True
+    else:
+        pytest.fail("pick did not finish")
+    assert holding and lifted and len(path) > 10
+    assert np.linalg.norm(DESIRED_RESTING - forward_kinematics(joints).ee_position) <= REST_TOLERANCE_M
+
+
+def test_navigating_while_holding_carries_the_object_at_rest_height_hands_free_otherwise():
+    joints = FETCH_ARM_INIT.copy()
+    for _ in range(40):  # the arm low, as at the start of habitat's place episodes
+        joints = joints + joint_step_toward(joints, np.array([0.0, 0.0, -0.01]))
+    low = forward_kinematics(joints).ee_position[2]
+    assert low < DESIRED_RESTING[2] - 0.2
+    goal = SeenObject("table", "table", True, 3.0, 0.2, True, 0.4)
+    for _ in range(300):
+        obs = arm_perception(PLACE, joints, np.array([2.5, 0.5, 0.6]), True).obs
+        verdict = navigate_to(RearrangePerception(PLACE, (goal,), SeenObject("apple", "apple", False, 0.0, 0.0, False),
+                                                  goal, "apple", obs), "table")
+        assert verdict.status is SkillStatus.RUNNING and verdict.action[GRIP] > 0 and verdict.action[BASE][1] > 0
+        joints = joints + verdict.action[ARM] * DELTA_POS_LIMIT
+    assert np.linalg.norm(DESIRED_RESTING - forward_kinematics(joints).ee_position) <= REST_TOLERANCE_M
+    empty = arm_perception(PLACE, joints, np.array([2.5, 0.5, 0.6]), False).obs
+    verdict = navigate_to(RearrangePerception(PLACE, (goal,), None, goal, "apple", empty), "table")
+    assert np.all(verdict.action[ARM] == 0)
 
 
 def test_pick_fails_out_of_reach_or_for_another_object():

@@ -7,16 +7,18 @@ re-evaluates every plan step at every env step, as for MiniGrid:
 - ``navigate to <x>``: turn toward x and drive until the robot is at it
   (``reach.at``: within reach and facing it); DONE there or when holding x; FAILED if
   x is not perceived (the task's target and goal always are: its sensors locate them).
+  Holding something, it also brings the arm to rest on the way, so the object rides
+  above table height instead of snagging on the receptacle's edge.
 - ``pick <x>``: x must be the task's target (the only object the task's
   sensors locate: ``obj_start_sensor``). Moves the end effector to it with a
   damped-least-squares step of the arm joints; the grip fires only within
-  ``GRASP_DISTANCE_M``; once holding, returns the arm to its resting position;
-  DONE when holding at rest. FAILED when x is not the target or is out of the
-  arm's reach (navigate first).
+  ``GRASP_DISTANCE_M``; once holding, returns the arm to its resting position,
+  lifting first; DONE when holding at rest. FAILED when x is not the target or is
+  out of the arm's reach (navigate first).
 - ``place <x> on <y>``: holding x, moves the end effector above the goal
   (``obj_goal_sensor``), releases within ``RELEASE_DISTANCE_M``, then returns
-  to rest; DONE when empty-handed at rest. FAILED out of reach, or when asked
-  to place what it does not hold.
+  to rest, lifting first; DONE when empty-handed at rest. FAILED out of reach, or
+  when asked to place what it does not hold.
 - ``look around``: turns in place; never DONE (like MiniGrid's explore).
 
 The action vector is habitat's flattening of the Fetch pick/place action space
@@ -52,6 +54,7 @@ GRIP_HOLD, GRIP_RELEASE = 1.0, -1.0
 DELTA_POS_LIMIT = 0.0125  # ArmActionConfig.delta_pos_limit: radians per unit arm action
 DESIRED_RESTING = np.array([0.5, 0.0, 1.0])  # RearrangeTaskConfig.desired_resting_position (base frame)
 REST_TOLERANCE_M = 0.1  # under pick/place_success' ee_resting_success_threshold (0.15)
+LIFT_TOLERANCE_M = 0.05  # returning to rest from lower than this below it goes straight up first
 GRASP_DISTANCE_M = 0.12  # under ArmActionConfig.grasp_thresh_dist (0.15)
 RELEASE_DISTANCE_M = 0.08  # under place_success' obj_at_goal succ_thresh (0.15): the object drops a little
 APPROACH_HEIGHT_M = 0.15  # come down on a target from this high ...
@@ -122,10 +125,21 @@ def _grip_keeping(perception: RearrangePerception) -> float:
     return GRIP_HOLD if perception.obs.is_holding else GRIP_RELEASE
 
 
+def _toward_rest(perception: RearrangePerception) -> np.ndarray:
+    """End-effector step toward the resting position that lifts first: straight up while below rest height,
+    then across. Pulling straight back from where the object stood drags a held object over the surface
+    (the simulator pulls it off the gripper past hold_thresh, which ends the episode) and a released one
+    off the goal."""
+    to_rest = np.asarray(perception.obs.relative_resting_position, dtype=float)  # rest - ee (base frame)
+    if to_rest[2] > LIFT_TOLERANCE_M:
+        return np.array([0.0, 0.0, to_rest[2]])
+    return to_rest
+
+
 def _return_to_rest(perception: RearrangePerception, grip: float) -> ControlStep:
     if np.linalg.norm(perception.obs.relative_resting_position) <= REST_TOLERANCE_M:
         return DONE
-    return _running(arm_action_toward(perception.obs.joint, perception.obs.relative_resting_position), grip)
+    return _running(arm_action_toward(perception.obs.joint, _toward_rest(perception)), grip)
 
 
 def _approach_from_above(goal: np.ndarray, ee: np.ndarray) -> np.ndarray:
@@ -152,7 +166,10 @@ def navigate_to(perception: RearrangePerception, target: Optional[str]) -> Contr
         return DONE
     turn = TURN_GAIN * bearing
     drive = DRIVE_GAIN * max(excess, 0.05) if abs(bearing) <= DRIVE_MAX_BEARING and not arrived else 0.0
-    return _running(grip=_grip_keeping(perception), base=(drive, turn))
+    arm = None
+    if perception.obs.is_holding and np.linalg.norm(perception.obs.relative_resting_position) > REST_TOLERANCE_M:
+        arm = arm_action_toward(perception.obs.joint, _toward_rest(perception))  # carry the object high
+    return _running(arm, grip=_grip_keeping(perception), base=(drive, turn))
 
 
 def pick(perception: RearrangePerception, target: Optional[str]) -> ControlStep:
