@@ -8,9 +8,12 @@ first) and gives one action per plan; the policy takes the most probable plan's
 action (``llm4teach.teacher.greedy``) or samples a plan by probability. Without
 guidance it keeps still, holding on to what it holds. The plan and current skill go
 into ``policy_info``, which habitat's evaluator writes onto video frames, with
-``teacher_skill_correct``: whether that skill is the one the task calls for now
-(:func:`expected_skill`, judged from the task's own sensors), which the evaluator
-averages per episode.
+``teacher_skill_correct``: the share of the episode's steps so far on which that skill was
+the one the task calls for (:func:`expected_skill`, judged from the task's own sensors; an
+unguided step counts as wrong). habitat's evaluator keeps an episode's last-step info, so
+its "Average episode teacher_skill_correct" is the per-step plan accuracy averaged over
+episodes. The running counts ride in the policy's hidden state, which the evaluator zeroes
+through the masks at each new episode and keeps aligned when it pauses envs.
 """
 
 from __future__ import annotations
@@ -47,9 +50,21 @@ def expected_skill(perception: RearrangePerception) -> str:
     return f"{NAVIGATE_TO} {there}"
 
 
+# Hidden state per env: [steps judged, steps whose skill was the task's] of the current episode.
+STEPS_JUDGED, STEPS_CORRECT = 0, 1
+
+
 @baseline_registry.register_policy
 class L4TRearrangeTeacherPolicy(TeacherPolicy):
     teacher_class = RearrangeInprocTeacher
+
+    @property
+    def hidden_state_shape(self) -> tuple[int, int]:
+        return (1, 2)
+
+    @property
+    def hidden_state_shape_lens(self) -> list[int]:
+        return [2]
 
     def act(self, observations, rnn_hidden_states, prev_actions, masks, deterministic: bool = False) -> PolicyActionData:
         guidance = self.teacher.guide_batch(observations)
@@ -66,14 +81,21 @@ class L4TRearrangeTeacherPolicy(TeacherPolicy):
             plan = int(np.argmax(weights)) if self.greedy else int(np.random.choice(len(weights), p=weights / weights.sum()))
             actions[i] = plan_actions[i, plan]
         self.teacher.save_cache()
+        correct = torch.tensor(  # [N]
+            [float(skill is not None and skill == expected_skill(perception))
+             for skill, perception in zip(self.teacher.last_skills, self.teacher.last_perceptions)]
+        )
+        # Zeroed where masks say a new episode starts, then this step counted.
+        step_counts = rnn_hidden_states[:, 0, :].cpu() * masks.cpu().float()  # [N, 2]
+        step_counts[:, STEPS_JUDGED] += 1.0
+        step_counts[:, STEPS_CORRECT] += correct
+        share_correct = (step_counts[:, STEPS_CORRECT] / step_counts[:, STEPS_JUDGED]).tolist()  # [N]
         return PolicyActionData(
             actions=torch.from_numpy(actions),
-            rnn_hidden_states=rnn_hidden_states,
+            rnn_hidden_states=step_counts.unsqueeze(1).to(rnn_hidden_states.device),  # [N, 1, 2]
             policy_info=[
                 {"teacher_guided": float(g), "teacher_plan": plan or "(none)", "teacher_skill": skill or "(no guidance)",
-                 "teacher_skill_correct": float(skill == expected_skill(perception))}
-                for g, plan, skill, perception in zip(
-                    guided, self.teacher.last_plans, self.teacher.last_skills, self.teacher.last_perceptions
-                )
+                 "teacher_skill_correct": share}
+                for g, plan, skill, share in zip(guided, self.teacher.last_plans, self.teacher.last_skills, share_correct)
             ],
         )
