@@ -1,4 +1,4 @@
-"""Observation, info and config keys shared across the package (defined once)."""
+"""Observation, info, config and rollout-buffer keys shared across the package (defined once)."""
 
 # Student camera: what the ResNet encoder sees.
 RGB = "rgb"
@@ -28,3 +28,12 @@ OBJ_GOAL_SENSOR = "obj_goal_sensor"
 JOINT = "joint"
 IS_HOLDING = "is_holding"
 RELATIVE_RESTING_POSITION = "relative_resting_position"
+
+# Rollout-buffer and minibatch keys of the teacher's guidance (distill/storage.py, distill/continuous.py),
+# written by the teachers (teacher/minigrid/guidance.py, teacher/rearrange/guidance.py).
+TEACHER_PROBS = "teacher_probs"  # [N, A] discrete students: the teacher's action distribution
+TEACHER_GUIDED = "teacher_guided"  # [N, 1] whether the teacher guided that step
+TEACHER_ACTIONS = "teacher_actions"  # [N, K, A] continuous students: one action per plan
+TEACHER_WEIGHTS = "teacher_weights"  # [N, K] their plan probabilities
+# K: plans kept per step (the teacher keeps the K most probable ones whose current skill runs).
+MAX_TEACHER_PLANS = 4

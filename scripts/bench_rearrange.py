@@ -75,7 +75,7 @@ def part(out: Path, name: str, fresh: bool, measure) -> dict:  # type: ignore[no
 
 def teacher_alone(task: str, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     def measure(run_dir: Path) -> dict:
-        from habitat_llm4teach.envs.rearrange.prompts import PROMPT_VERSION  # what the run's teacher was told
+        from habitat_llm4teach.teacher.rearrange.prompts import PROMPT_VERSION  # what the run's teacher was told
 
         text = run([
             f"--config-name=rearrange/{task}_teacher", f"habitat_baselines.test_episode_count={args.episodes}",

@@ -83,12 +83,13 @@ def _metrics(records: list, sharpen: float, length_norm: str, temperatures: dict
 def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float) -> dict:
     """Score mode on the MiniGrid labelled sets: the first is the dev set (prompt chosen and T fitted on
     it), the others are held out and evaluated at the dev set's fitted temperatures."""
-    from habitat_llm4teach.teacher.describe import describe
     from habitat_llm4teach.teacher.llm import CausalLM
+    from habitat_llm4teach.teacher.minigrid.describe import describe
+    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
+    from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
     from habitat_llm4teach.teacher.planner import ScorePlanner
-    from habitat_llm4teach.teacher.scene import scene_from_description
 
-    planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen)
+    planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=MINIGRID_PROMPTS)
     first = next(iter(sets.values()))[0]["description"]
     planner.plan(first + " ", scene_from_description(first))  # warm-up: static prefix
     result, dev_temperatures, seconds = {}, None, []
@@ -114,11 +115,11 @@ def rearrange_mode(model: str, sharpen: float, paths: list[Path]) -> dict:
     of the top skill, the mean probability on the label at the configured sharpening temperature, and (mean)
     accuracy per kind of label (navigate to / pick / place / look around).
     """
-    from habitat_llm4teach.envs.rearrange.describe import SKILL_NAMES, describe
-    from habitat_llm4teach.envs.rearrange.labels import load_rows, perception_from_row
-    from habitat_llm4teach.envs.rearrange.prompts import REARRANGE_PROMPTS
     from habitat_llm4teach.teacher.llm import CausalLM
     from habitat_llm4teach.teacher.planner import ScorePlanner
+    from habitat_llm4teach.teacher.rearrange.describe import SKILL_NAMES, describe
+    from habitat_llm4teach.teacher.rearrange.labels import load_rows, perception_from_row
+    from habitat_llm4teach.teacher.rearrange.prompts import REARRANGE_PROMPTS
 
     planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=REARRANGE_PROMPTS)
     result: dict = {"prompt_version": REARRANGE_PROMPTS.version}
@@ -157,10 +158,11 @@ def rearrange_mode(model: str, sharpen: float, paths: list[Path]) -> dict:
 
 def sample_mode(model: str, rows: list[dict]) -> dict:
     from habitat_llm4teach.teacher.llm import CausalLM
+    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
+    from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
     from habitat_llm4teach.teacher.planner import SamplePlanner
-    from habitat_llm4teach.teacher.scene import scene_from_description
 
-    planner = SamplePlanner(CausalLM(model))
+    planner = SamplePlanner(CausalLM(model), prompts=MINIGRID_PROMPTS)
     seconds, correct, invalid = [], [], 0
     for row in rows:
         start = time.perf_counter()

@@ -52,7 +52,7 @@ def load_trace(path: Path) -> list[str]:
 
 def run_naive(planner, requests: list[str]) -> tuple[float, dict[str, str]]:
     """One LLM call per request, in order, no cache: (wall seconds, top plan per description)."""
-    from habitat_llm4teach.teacher.scene import scene_from_description
+    from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
 
     top: dict[str, str] = {}
     start = time.perf_counter()
@@ -64,7 +64,7 @@ def run_naive(planner, requests: list[str]) -> tuple[float, dict[str, str]]:
 
 def run_batching_only(planner, descriptions: list[str]) -> dict[str, float]:
     """The trace's distinct descriptions one LLM call each vs one cross-prompt batch (no server, no cache)."""
-    from habitat_llm4teach.teacher.scene import scene_from_description
+    from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
 
     scenes = [scene_from_description(d) for d in descriptions]
     prompts = [planner.prompt(d, s) for d, s in zip(descriptions, scenes)]
@@ -170,10 +170,11 @@ def main() -> None:
         config = OmegaConf.structured(TeacherConfig(model=args.model, dtype=args.dtype, cache_path=f"{tmp}/plans.json"))
         config.server.max_batch, config.server.max_wait_ms = args.max_batch, args.max_wait_ms
         server = run_server(config, requests, args.clients)
+        from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
+        from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
         from habitat_llm4teach.teacher.planner import build_planner
-        from habitat_llm4teach.teacher.scene import scene_from_description
 
-        planner = build_planner(OmegaConf.structured(TeacherConfig(model=args.model, dtype=args.dtype)))
+        planner = build_planner(OmegaConf.structured(TeacherConfig(model=args.model, dtype=args.dtype)), MINIGRID_PROMPTS)
         warm = scene_from_description(requests[0])
         planner._query(planner.prompt(requests[0], warm), warm)  # builds the static-prefix KV cache, untimed
         naive_wall_s, naive_top = run_naive(planner, naive_requests)

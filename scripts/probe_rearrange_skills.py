@@ -16,7 +16,7 @@ from the task's and which wrong skill it chose most: with the same reasons this 
 controller failures episode by episode.
 
 ``--record-labels`` appends real situations to a labelled set for the planner (the row format of
-envs/rearrange/labels.py, label = the skill the task calls for): per episode, that many of its
+teacher/rearrange/labels.py, label = the skill the task calls for): per episode, that many of its
 distinct descriptions where that skill acts, evenly spaced over the episode, so approach and
 manipulation both appear.
 """
@@ -49,11 +49,11 @@ def main() -> None:
 
     from habitat_llm4teach import registration
     from habitat_llm4teach.config.structured import CONFIG_DIR, L4TConfigPlugin
-    from habitat_llm4teach.envs.rearrange.describe import describe
-    from habitat_llm4teach.envs.rearrange.guidance import perceive_observation
-    from habitat_llm4teach.envs.rearrange.labels import row_from_perception
-    from habitat_llm4teach.envs.rearrange.policy import expected_skill
-    from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, control
+    from habitat_llm4teach.teacher.rearrange.describe import describe
+    from habitat_llm4teach.teacher.rearrange.guidance import perceive_observation
+    from habitat_llm4teach.teacher.rearrange.labels import row_from_perception
+    from habitat_llm4teach.teacher.rearrange.policy import expected_skill
+    from habitat_llm4teach.teacher.rearrange.skills import ACTION_DIM, control
 
     registration.register_all()
     for plugin in (HabitatConfigPlugin, HabitatBaselinesConfigPlugin, L4TConfigPlugin):
@@ -66,7 +66,7 @@ def main() -> None:
     env = make_gym_from_config(config)
     teacher = None
     if args.teacher:
-        from habitat_llm4teach.envs.rearrange.guidance import RearrangeInprocTeacher
+        from habitat_llm4teach.teacher.rearrange.guidance import RearrangeInprocTeacher
 
         teacher = RearrangeInprocTeacher.from_config(config.llm4teach.teacher, env.observation_space, env.action_space)
     max_steps = int(config.habitat.environment.max_episode_steps)
@@ -122,17 +122,15 @@ def _teacher_step(teacher, obs: dict) -> tuple[str, np.ndarray]:
     import torch
 
     from habitat_llm4teach import keys
-    from habitat_llm4teach.distill.continuous import TEACHER_ACTIONS, TEACHER_WEIGHTS
-    from habitat_llm4teach.distill.storage import TEACHER_GUIDED
-    from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, GRIP, GRIP_HOLD, GRIP_RELEASE
+    from habitat_llm4teach.teacher.rearrange.skills import ACTION_DIM, GRIP, GRIP_HOLD, GRIP_RELEASE
 
     guidance = teacher.guide_batch({k: torch.as_tensor(np.asarray(v))[None] for k, v in obs.items()})
-    if not bool(guidance[TEACHER_GUIDED][0, 0]):
+    if not bool(guidance[keys.TEACHER_GUIDED][0, 0]):
         action = np.zeros(ACTION_DIM, dtype=np.float32)
         action[GRIP] = GRIP_HOLD if np.asarray(obs[keys.IS_HOLDING])[0] > 0.5 else GRIP_RELEASE
         return "", action
-    plan = int(np.argmax(guidance[TEACHER_WEIGHTS][0].numpy()))
-    return teacher.last_skills[0], guidance[TEACHER_ACTIONS][0, plan].numpy()
+    plan = int(np.argmax(guidance[keys.TEACHER_WEIGHTS][0].numpy()))
+    return teacher.last_skills[0], guidance[keys.TEACHER_ACTIONS][0, plan].numpy()
 
 
 def _failure_reason(task: str, info: dict, steps: int, max_steps: int, label: str, status: str, perception) -> str:
@@ -147,7 +145,7 @@ def _failure_reason(task: str, info: dict, steps: int, max_steps: int, label: st
     """
     import numpy as np
 
-    from habitat_llm4teach.envs.rearrange.reach import SHOULDER
+    from habitat_llm4teach.teacher.rearrange.reach import SHOULDER
 
     if info.get("force_terminate"):
         return f"force: during '{label}'"
@@ -170,7 +168,7 @@ def _failure_reason(task: str, info: dict, steps: int, max_steps: int, label: st
 
 def _split(call: str) -> tuple[str, str, str]:
     """'navigate to apple' -> ('navigate to', ' ', 'apple'); 'pick apple' -> ('pick', ' ', 'apple')."""
-    from habitat_llm4teach.envs.rearrange.describe import SKILL_NAMES
+    from habitat_llm4teach.teacher.rearrange.describe import SKILL_NAMES
 
     for name in sorted(SKILL_NAMES, key=len, reverse=True):
         if call.startswith(name + " "):

@@ -64,7 +64,7 @@ DEFAULT_TEACHER_MODEL = "data/models/qwen2.5-coder-1.5b/qwen2.5-coder-1.5b-instr
 class TeacherServerConfig:
     """The teacher inference server (habitat_llm4teach/server/): one process per node owning the LLM and plan cache."""
 
-    # False: every rank runs the blocking in-process teacher (teacher/guidance.py) instead.
+    # False: every rank runs the blocking in-process teacher (teachers.py: teacher/minigrid/guidance.py) instead.
     enabled: bool = True
     # tcp://host:port; "" = a free loopback port chosen by local rank 0 and shared with the node's other ranks.
     address: str = ""

@@ -34,14 +34,10 @@ from habitat_baselines.rl.ddppo.algo.ddppo import DDPPO
 from habitat_baselines.utils.common import inference_mode
 from torch import Tensor
 
-from habitat_llm4teach.distill.storage import TEACHER_GUIDED, set_at_current_step
+from habitat_llm4teach.distill.storage import set_at_current_step
 from habitat_llm4teach.distill.updater import L4TDistillPPO
+from habitat_llm4teach.keys import MAX_TEACHER_PLANS, TEACHER_ACTIONS, TEACHER_GUIDED, TEACHER_WEIGHTS
 
-# Buffer and minibatch keys.
-TEACHER_ACTIONS = "teacher_actions"
-TEACHER_WEIGHTS = "teacher_weights"
-# Plans kept per step (the teacher keeps the K most probable ones whose current skill runs).
-MAX_TEACHER_PLANS = 4
 LOSSES = ("nll", "kl")
 AGREEMENT_TOLERANCE = 0.2
 

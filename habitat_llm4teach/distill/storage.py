@@ -22,9 +22,7 @@ from gym import spaces
 from habitat_baselines.common.baseline_registry import baseline_registry
 from habitat_baselines.common.rollout_storage import RolloutStorage
 
-# Buffer and minibatch keys.
-TEACHER_PROBS = "teacher_probs"
-TEACHER_GUIDED = "teacher_guided"
+from habitat_llm4teach.keys import TEACHER_GUIDED, TEACHER_PROBS
 
 
 def set_at_current_step(storage: RolloutStorage, buffer_index: int, fields: dict[str, torch.Tensor]) -> None:

@@ -35,7 +35,7 @@ class L4TResNetPolicy(PointNavResNetPolicy):
         policy = super().from_config(config, student_space, action_space, **kwargs)
         teacher_config = config.llm4teach.teacher
         if teacher_config.get("plan_overlay", False):
-            from habitat_llm4teach.teacher.guidance import build_teacher
+            from habitat_llm4teach.teachers import build_teacher
 
             policy.overlay_teacher = build_teacher(teacher_config, observation_space, action_space)
         return policy

@@ -10,7 +10,7 @@ builds ``distrib_updater_name`` (L4TDistillDDPPO) instead of ``updater_name``
 The teacher is the node's teacher server (server/client.py: local rank 0 starts
 it, every rank asks it without waiting) or, with
 ``llm4teach.teacher.server.enabled=false``, a blocking in-process teacher per rank
-(teacher/guidance.py); only rank 0 writes (or asks the server to write) the plan
+(teachers.py); only rank 0 writes (or asks the server to write) the plan
 cache file. What each override adds to PPOTrainer (each calls
 habitat's method):
 
@@ -62,10 +62,8 @@ from habitat_llm4teach.distill.continuous import (
     L4TContinuousRolloutStorage,
 )
 from habitat_llm4teach.distill.episodes import EpisodeLog
-from habitat_llm4teach.server.client import ServerTeacher, build_training_teacher
-from habitat_llm4teach.teacher.guidance import InprocTeacher
 from habitat_llm4teach.distill.schedules import DistillSchedule, build_schedule
-from habitat_llm4teach.distill.storage import TEACHER_GUIDED, L4TRolloutStorage, set_at_current_step
+from habitat_llm4teach.distill.storage import L4TRolloutStorage, set_at_current_step
 from habitat_llm4teach.distill.updater import (
     DISTILL_AGREEMENT,
     DISTILL_GUIDED_FRAC,
@@ -76,6 +74,8 @@ from habitat_llm4teach.distill.updater import (
     L4TDistillPPO,
 )
 from habitat_llm4teach.errors import ConfigError
+from habitat_llm4teach.server.client import ServerTeacher, build_training_teacher
+from habitat_llm4teach.teacher.minigrid.guidance import InprocTeacher
 
 TRAINER_NAME = "llm4teach"
 TEACHER_STATS_PREFIX = "teacher/"
@@ -135,7 +135,7 @@ def next_checkpoint_index(folder: str) -> int:
 
 @baseline_registry.register_trainer(name=TRAINER_NAME)
 class L4TTrainer(PPOTrainer):
-    # InprocTeacher, ServerTeacher or envs/rearrange/guidance.RearrangeInprocTeacher (same interface); None: plain PPO
+    # InprocTeacher, ServerTeacher or teacher/rearrange/guidance.RearrangeInprocTeacher (same interface); None: plain PPO
     _teacher: Optional[InprocTeacher | ServerTeacher]
     _schedule: DistillSchedule
     _success_key: str = keys.SUCCESS  # the task's success info key; __init__ reads it from the config
@@ -229,7 +229,7 @@ class L4TTrainer(PPOTrainer):
         rollouts = self._agent.rollouts
         if not self._teacher_needed():
             unguided = torch.zeros(env_slice.stop - env_slice.start, 1, dtype=torch.bool)  # [n, 1]
-            set_at_current_step(rollouts, buffer_index, {TEACHER_GUIDED: unguided})
+            set_at_current_step(rollouts, buffer_index, {keys.TEACHER_GUIDED: unguided})
             return
         with g_timer.avg_time("trainer.teacher"):
             step_batch = rollouts.get_current_step(env_slice, buffer_index)

@@ -36,7 +36,7 @@ from habitat_baselines.rl.ppo.ppo import PPO
 from habitat_baselines.utils.common import inference_mode
 from torch import Tensor
 
-from habitat_llm4teach.distill.storage import TEACHER_GUIDED, TEACHER_PROBS
+from habitat_llm4teach.keys import TEACHER_GUIDED, TEACHER_PROBS
 
 # Learner metrics, logged by habitat as learner/<name>.
 DISTILL_LAMBDA = "distill/lambda"

@@ -26,13 +26,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s teacher-server %(levelname)s %(message)s", stream=sys.stderr)
 
     from habitat_llm4teach.server.server import TeacherServer, install_signal_handlers
+    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
     from habitat_llm4teach.teacher.planner import build_planner
 
     config = OmegaConf.create(json.loads(args.teacher_config))
     if config.server.device:
         config.device = config.server.device
     server = TeacherServer(
-        build_planner(config), args.address, config.server.max_batch, config.server.max_wait_ms,
+        build_planner(config, MINIGRID_PROMPTS), args.address, config.server.max_batch, config.server.max_wait_ms,
         config.server.max_queue, args.parent_pid,
     )
     install_signal_handlers(server)

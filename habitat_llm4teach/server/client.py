@@ -34,20 +34,17 @@ from omegaconf import OmegaConf
 
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.server import protocol
-from habitat_llm4teach.teacher.guidance import (
-    GUIDED_FRAC,
-    PLAN_CACHE_HIT_RATE,
+from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE, DescriptionTrace, TeacherGuidance
+from habitat_llm4teach.teacher.llm import model_name
+from habitat_llm4teach.teacher.minigrid.guidance import (
     TEACHER_ACTION_SPACE,
-    DescriptionTrace,
     InprocTeacher,
     MiniGridGuidance,
-    TeacherGuidance,
-    build_teacher,
     check_teacher_env,
 )
-from habitat_llm4teach.teacher.llm import model_name
-from habitat_llm4teach.teacher.teacher import teacher_action_distribution
+from habitat_llm4teach.teacher.minigrid.teacher import teacher_action_distribution
 from habitat_llm4teach.teacher.types import PlanDistribution
+from habitat_llm4teach.teachers import build_teacher
 
 # Server statistics, logged beside the teacher's (teacher/*).
 REQUESTS_PER_S = "teacher/server/requests_per_s"
@@ -510,7 +507,7 @@ def build_training_teacher(
 ) -> Union[InprocTeacher, ServerTeacher]:
     """The server-backed teacher, or the in-process one with ``llm4teach.teacher.server.enabled=false``.
 
-    The server answers MiniGrid descriptions (it rebuilds their candidates with teacher/scene.py); the
+    The server answers MiniGrid descriptions (it rebuilds their candidates with teacher/minigrid/scene.py); the
     Habitat pick/place teacher runs in process.
     """
     if teacher_config.env == "minigrid" and teacher_config.server.enabled:

@@ -6,7 +6,7 @@ ZeroMQ frame holding a JSON object with ``v`` (protocol version), ``type`` and
 about a message whose id could not be read). Client -> server:
 
 - ``plan``: ``model`` (the model the client expects), ``description`` (text as
-  ``teacher/describe.py`` writes it) -> ``result`` or ``error``.
+  ``teacher/minigrid/describe.py`` writes it) -> ``result`` or ``error``.
 - ``ping``: the heartbeat -> ``pong`` with the server's ``model``, ``pid`` and
   cumulative ``stats``.
 - ``save``: persist the plan cache now -> ``saved``.
@@ -40,7 +40,7 @@ REPLY_TYPES = (RESULT, PONG, SAVED, ERROR)
 # Error codes of ``error`` replies.
 MALFORMED = "malformed"  # not JSON, not an object, wrong version, unknown type or bad field
 UNKNOWN_MODEL = "unknown_model"  # the request names a model the server does not serve
-BAD_DESCRIPTION = "bad_description"  # text that is not a description (teacher/scene.py)
+BAD_DESCRIPTION = "bad_description"  # text that is not a description (teacher/minigrid/scene.py)
 QUEUE_FULL = "queue_full"  # too many descriptions waiting; ask again later
 INTERNAL = "internal"  # the backend failed on this batch
 ERROR_CODES = (MALFORMED, UNKNOWN_MODEL, BAD_DESCRIPTION, QUEUE_FULL, INTERNAL)

@@ -28,7 +28,7 @@ import zmq
 
 from habitat_llm4teach.server import protocol
 from habitat_llm4teach.server.scheduler import QueueFull, Scheduler
-from habitat_llm4teach.teacher.scene import DescriptionError, scene_from_description
+from habitat_llm4teach.teacher.minigrid.scene import DescriptionError, scene_from_description
 
 if TYPE_CHECKING:
     from habitat_llm4teach.teacher.planner import Planner

@@ -1,70 +1,46 @@
-"""The teacher as the trainer sees it: a batch of observations -> ``teacher_probs`` and ``teacher_guided``.
+"""What every env's teacher shares on the way from plans to the trainer: plan bookkeeping and statistics.
 
-Owns the blocking, in-process teacher used during training: for each env it
-decodes the ``minigrid_symbolic`` observation (perception.py), describes it
-(describe.py), asks the planner (planner.py, plan cache first) and turns the
-plans into a distribution over the student's actions (teacher.py). It also
-owns the teacher's statistics for logging (plan-cache hit rate, guided
-fraction), the checks of the env shared with the server-backed teacher
-(server/client.py, same interface), and the optional trace of descriptions.
+Owns a plan's *current step* (the first step whose skill is not DONE; the MiniGrid
+and pick/place teachers both act through it), the guidance handed to the trainer
+(``TeacherGuidance``), the teacher's statistics for logging (plan-cache hit rate,
+guided fraction) and the optional trace of descriptions. The teachers themselves
+live with their env: teacher/minigrid/guidance.py, teacher/rearrange/guidance.py.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-import numpy as np
 import torch
-from gym import spaces
-from minigrid.core.actions import Actions
 
-from habitat_llm4teach import keys
-from habitat_llm4teach.distill.storage import TEACHER_GUIDED, TEACHER_PROBS
-from habitat_llm4teach.errors import ConfigError
-from habitat_llm4teach.teacher.describe import describe
-from habitat_llm4teach.teacher.perception import grid_size_from_symbolic_length, perceive_minigrid
-from habitat_llm4teach.teacher.planner import build_planner
-from habitat_llm4teach.teacher.teacher import teacher_action_distribution
+from habitat_llm4teach.teacher.types import Plan, SkillCall, SkillStatus
 
 if TYPE_CHECKING:
     from habitat_llm4teach.teacher.cache import PlanCache
-    from habitat_llm4teach.teacher.planner import Planner
-    from habitat_llm4teach.teacher.types import Perception
-
-logger = logging.getLogger(__name__)
-
-# The teacher's skills act with MiniGrid's primitive actions (minigrid.core.actions.Actions).
-TEACHER_ACTION_SPACE = spaces.Discrete(len(Actions))
 
 # Teacher statistics, logged under the module's name.
 PLAN_CACHE_HIT_RATE = "teacher/plan_cache_hit_rate"
 GUIDED_FRAC = "teacher/guided_frac"
 
 
-def check_action_space(env_action_space: spaces.Space) -> None:
-    """Raise unless the env's actions are the teacher's (MiniGrid's ``Actions``, in that order)."""
-    if not isinstance(env_action_space, spaces.Discrete) or env_action_space.n != TEACHER_ACTION_SPACE.n:
-        raise ConfigError(
-            f"the teacher's action space is {TEACHER_ACTION_SPACE} (MiniGrid actions "
-            f"{[a.name for a in Actions]}), but the env's action space is {env_action_space}: "
-            "the llm4teach trainer needs an env whose actions are MiniGrid's"
-        )
+def current_step(plan: Plan, verdict_of: Callable[[SkillCall], Any], verdicts: dict[SkillCall, Any]) -> Optional[tuple[SkillCall, Any]]:
+    """The plan's first step that is not DONE, with its verdict; None if none or if it FAILED.
 
-
-def check_teacher_env(observation_space: spaces.Dict, action_space: spaces.Space) -> tuple[int, int]:
-    """Raise unless the env gives the teacher what it reads and acts with; the grid size (W, H) of its map."""
-    check_action_space(action_space)
-    if keys.MINIGRID_SYMBOLIC not in observation_space.spaces:
-        raise ConfigError(
-            f"the teacher reads the '{keys.MINIGRID_SYMBOLIC}' observation, which the env does not provide "
-            f"(observations: {sorted(observation_space.spaces)})"
-        )
-    return grid_size_from_symbolic_length(observation_space[keys.MINIGRID_SYMBOLIC].shape[0])
+    ``verdict_of(call)`` runs the skill (anything with a ``status``); ``verdicts`` memoises it across the
+    plans of one perception (plans share steps). The MiniGrid and pick/place teachers both act through it.
+    """
+    for call in plan.steps:
+        if call not in verdicts:
+            verdicts[call] = verdict_of(call)
+        verdict = verdicts[call]
+        if verdict.status is SkillStatus.DONE:
+            continue
+        return (call, verdict) if verdict.status is SkillStatus.RUNNING else None
+    return None
 
 
 class DescriptionTrace:
@@ -110,98 +86,3 @@ class TeacherStats:
         self._hits_seen, self._misses_seen = self.cache.hits, self.cache.misses
         self._steps = self._guided_steps = 0
         return stats
-
-
-class MiniGridGuidance:
-    """The trainer's entry shared by the MiniGrid teachers (in process and server-backed), on top of their ``guide``."""
-
-    grid_size: tuple[int, int]
-    mission: str
-    trace: Optional[DescriptionTrace]
-
-    def guide(self, symbolic: torch.Tensor) -> TeacherGuidance:
-        raise NotImplementedError
-
-    def describe_batch(self, symbolic: torch.Tensor) -> tuple[list["Perception"], list[str]]:
-        """[N, S] ``minigrid_symbolic`` observations -> each env's perceived objects and description (traced)."""
-        perceptions = [perceive_minigrid(flat, *self.grid_size, self.mission) for flat in symbolic.cpu().numpy()]
-        descriptions = [describe(p) for p in perceptions]
-        if self.trace is not None:
-            self.trace.record(descriptions)
-        return perceptions, descriptions
-
-    def guide_batch(self, observations: Any) -> dict[str, torch.Tensor]:
-        """A batch of observations -> the rollout-storage fields of the teacher's guidance."""
-        guidance = self.guide(observations[keys.MINIGRID_SYMBOLIC])
-        return {TEACHER_PROBS: guidance.teacher_probs, TEACHER_GUIDED: guidance.teacher_guided}
-
-
-class InprocTeacher(MiniGridGuidance):
-    """Blocking in-process teacher: one planner, queried env by env."""
-
-    def __init__(
-        self, planner: "Planner", grid_size: tuple[int, int], mission: str, trace: Optional[DescriptionTrace] = None
-    ) -> None:
-        self.planner = planner
-        self.grid_size = grid_size
-        self.mission = mission
-        self.trace = trace
-        self.num_actions = int(TEACHER_ACTION_SPACE.n)
-        self.stats = TeacherStats(planner.cache)
-        # Per env of the latest batch, for video overlays: the most probable plan and its current skill ("" unguided).
-        self.last_plans: list[str] = []
-        self.last_skills: list[str] = []
-
-    @classmethod
-    def from_config(cls, teacher_config: Any, observation_space: spaces.Dict, action_space: spaces.Space) -> "InprocTeacher":
-        """Check the env against the teacher first (cheap), then load the planner and its LLM."""
-        grid_size = check_teacher_env(observation_space, action_space)
-        trace = DescriptionTrace(teacher_config.trace_path) if teacher_config.trace_path else None
-        return cls(build_planner(teacher_config), grid_size, teacher_config.mission, trace)
-
-    @property
-    def cache_path(self) -> Optional[str]:
-        path = self.planner.cache.path
-        return None if path is None else str(path.resolve())
-
-    def guide(self, symbolic: torch.Tensor) -> TeacherGuidance:
-        """``symbolic``: [N, S] ``minigrid_symbolic`` observations -> the teacher's guidance for each env."""
-        perceptions, descriptions = self.describe_batch(symbolic)
-        teacher_probs = np.empty((len(descriptions), self.num_actions), dtype=np.float32)  # [N, A]
-        teacher_guided = np.empty((len(descriptions), 1), dtype=bool)  # [N, 1]
-        self.last_plans, self.last_skills = [], []
-        for env_index, (description, perception) in enumerate(zip(descriptions, perceptions)):
-            plans = self.planner.plan(description, perception)
-            output = teacher_action_distribution(plans, perception, self.num_actions)
-            teacher_probs[env_index] = output.probs
-            teacher_guided[env_index, 0] = output.guided
-            top = max(plans.plans, key=lambda plan: plan.prob, default=None)
-            self.last_plans.append(f"{top.text} ({top.prob:.2f})" if top is not None else "")
-            self.last_skills.append(output.skill)
-        self.stats.count(len(descriptions), int(teacher_guided.sum()))
-        return TeacherGuidance(torch.from_numpy(teacher_probs), torch.from_numpy(teacher_guided))
-
-    def pop_stats(self) -> dict[str, float]:
-        """Plan-cache hit rate and guided fraction since the last call."""
-        return self.stats.pop()
-
-    def save_cache(self) -> None:
-        self.planner.cache.save()
-
-    def close(self) -> None:
-        if self.trace is not None:
-            self.trace.close()
-
-
-TEACHER_ENVS = ("minigrid", "rearrange")
-
-
-def build_teacher(teacher_config: Any, observation_space: spaces.Dict, action_space: spaces.Space) -> Any:
-    """The in-process teacher ``llm4teach.teacher.env`` names, checked against the env's spaces."""
-    if teacher_config.env == "minigrid":
-        return InprocTeacher.from_config(teacher_config, observation_space, action_space)
-    if teacher_config.env == "rearrange":
-        from habitat_llm4teach.envs.rearrange.guidance import RearrangeInprocTeacher  # rearrange imports this module
-
-        return RearrangeInprocTeacher.from_config(teacher_config, observation_space, action_space)
-    raise ConfigError(f"llm4teach.teacher.env must be one of {TEACHER_ENVS}, got '{teacher_config.env}'")

@@ -12,6 +12,9 @@ Both look answers up in the :class:`PlanCache` first. ``plan_batch`` answers
 several descriptions at once (the inference server's batches): ScorePlanner
 scores all their candidates in one cross-prompt backend call; SamplePlanner
 asks one description after the other.
+
+The planner holds no prompts: each env's teacher hands it a :class:`PromptSet`
+(teacher/minigrid/prompts.py, teacher/rearrange/prompts.py).
 """
 
 from __future__ import annotations
@@ -25,52 +28,16 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 import numpy as np
 
 from habitat_llm4teach.teacher.cache import CacheKey, PlanCache
-from habitat_llm4teach.teacher.describe import candidate_skills
 from habitat_llm4teach.teacher.llm import CausalLM
-from habitat_llm4teach.teacher.parse import parse_plan
-from habitat_llm4teach.teacher.scene import scene_from_description
-from habitat_llm4teach.teacher.types import Perception, Plan, PlanDistribution, SkillCall
+from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
 
 if TYPE_CHECKING:
     from habitat_llm4teach.config.structured import TeacherConfig
 
 logger = logging.getLogger(__name__)
 
-PROMPT_VERSION = "minigrid-v5"
-
-SYSTEM_PROMPT = """You plan for an agent in a grid world. You get what the agent sees and holds, its goal, and the skills it can use now. Answer with the skill the agent should do next, written exactly as in the list.
-Facts: the agent holds at most one object. A locked door opens only if the agent holds the key of the same colour; a closed door that is not locked opens without a key. pick up X walks to X and picks it up; open X walks to door X and opens it; explore searches places not seen yet. Balls, boxes and lava are never needed.
-Decide with these rules; the first rule that matches gives the answer:
-1. You hold a key and see a locked door of the same colour: open that door.
-2. You see a closed door that is not locked: open that door.
-3. You hold a key and see the key of the same colour as a seen locked door: drop the key you hold.
-4. You hold nothing and see a key of the same colour as a seen locked door: pick up that key.
-5. You hold nothing, see a key, and see no locked door: pick up that key.
-6. You see the goal square: go to it.
-7. Otherwise: explore."""
-
-# (description, next skill, whole plan), one per rule; the candidate skills shown with each are
-# generated like the query's. No description here is in tests/data/minigrid_plan_labels.jsonl.
-EXAMPLES = (
-    ("Agent sees <purple key>, <purple door (locked)>, holds <green key>. Goal: open the door.",
-     "drop green key", "drop green key, pick up purple key, open purple door"),
-    ("Agent sees <nothing>, holds <nothing>. Goal: get to the blue goal square.",
-     "explore", "explore, go to blue goal"),
-    ("Agent sees <green door (locked)>, <purple box>, holds <nothing>. Goal: open the door.",
-     "explore", "explore, pick up green key, open green door"),
-    ("Agent sees <purple key>, <grey door (locked)>, holds <nothing>. Goal: open the door.",
-     "explore", "explore, pick up grey key, open grey door"),
-    ("Agent sees <red key>, <yellow key>, <yellow door (locked)>, holds <nothing>. Goal: open the door.",
-     "pick up yellow key", "pick up yellow key, open yellow door"),
-    ("Agent sees <yellow key>, <blue ball>, <yellow door (locked)>, holds <nothing>. Goal: open the door.",
-     "pick up yellow key", "pick up yellow key, open yellow door"),
-    ("Agent sees <blue door (closed)>, holds <nothing>. Goal: open the door.",
-     "open blue door", "open blue door"),
-    ("Agent sees <red ball>, holds <yellow key>. Goal: open the door.",
-     "explore", "explore, open yellow door"),
-    ("Agent sees <grey door (locked)>, <red box>, holds <grey key>. Goal: open the door.",
-     "open grey door", "open grey door"),
-)
+# What an env's teacher perceives (its prompt set's perception type); the planner only passes it on.
+Perception = Any
 
 
 def user_message(description: str, candidates: Sequence[SkillCall], ask: str) -> str:
@@ -89,17 +56,12 @@ class PromptSet:
     parse_plan: Callable[[str, Any], tuple[list[SkillCall], int]]
 
 
-MINIGRID_PROMPTS = PromptSet(
-    PROMPT_VERSION, SYSTEM_PROMPT, EXAMPLES, scene_from_description, candidate_skills, parse_plan
-)
-
-
 class Planner(ABC):
     """Cache-first planning; subclasses ask the LLM."""
 
     ask: str
 
-    def __init__(self, llm: CausalLM, cache: Optional[PlanCache] = None, prompts: PromptSet = MINIGRID_PROMPTS) -> None:
+    def __init__(self, llm: CausalLM, cache: Optional[PlanCache] = None, *, prompts: PromptSet) -> None:
         self.llm = llm
         self.cache = cache if cache is not None else PlanCache()
         self.prompts = prompts
@@ -167,7 +129,7 @@ class ScorePlanner(Planner):
 
     def __init__(
         self, llm: CausalLM, cache: Optional[PlanCache] = None, sharpen_temperature: float = 1.0, length_norm: str = "mean",
-        prompts: PromptSet = MINIGRID_PROMPTS,
+        *, prompts: PromptSet,
     ) -> None:
         if sharpen_temperature <= 0:
             raise ValueError(f"sharpen_temperature must be > 0, got {sharpen_temperature}")
@@ -175,7 +137,7 @@ class ScorePlanner(Planner):
             raise ValueError(f"length_norm must be 'mean' or 'sum', got '{length_norm}'")
         self.sharpen_temperature = sharpen_temperature
         self.length_norm = length_norm
-        super().__init__(llm, cache, prompts)
+        super().__init__(llm, cache, prompts=prompts)
 
     @property
     def cache_mode(self) -> str:
@@ -214,14 +176,14 @@ class SamplePlanner(Planner):
 
     def __init__(
         self, llm: CausalLM, cache: Optional[PlanCache] = None, num_samples: int = 10, temperature: float = 0.7,
-        max_new_tokens: int = 48, prompts: PromptSet = MINIGRID_PROMPTS,
+        max_new_tokens: int = 48, *, prompts: PromptSet,
     ) -> None:
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         self.num_samples = num_samples
         self.temperature = temperature
         self.max_new_tokens = max_new_tokens
-        super().__init__(llm, cache, prompts)
+        super().__init__(llm, cache, prompts=prompts)
 
     @property
     def cache_mode(self) -> str:
@@ -246,7 +208,7 @@ class SamplePlanner(Planner):
         return PlanDistribution(plans, invalid)
 
 
-def build_planner(config: "TeacherConfig", prompts: PromptSet = MINIGRID_PROMPTS) -> Planner:
+def build_planner(config: "TeacherConfig", prompts: PromptSet) -> Planner:
     """The planner a :class:`TeacherConfig` describes, with its LLM and plan cache, speaking ``prompts``."""
     if config.mode not in ("score", "sample"):
         raise ValueError(f"teacher mode must be 'score' or 'sample', got '{config.mode}'")

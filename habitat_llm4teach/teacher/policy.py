@@ -1,28 +1,21 @@
-"""The teacher as a habitat-baselines policy, for the paper's teacher-only baseline.
+"""A teacher as a habitat-baselines policy, for the paper's teacher-only baseline: the base of every env's.
 
-Registered as ``L4TTeacherPolicy``: habitat-baselines' own evaluator runs it like
-any student (``habitat_baselines.rl.policy.main_agent.name=L4TTeacherPolicy``,
+habitat-baselines' own evaluator runs a :class:`TeacherPolicy` like any student
+(``habitat_baselines.rl.policy.main_agent.name=L4TTeacherPolicy``,
 ``habitat_baselines.eval.should_load_ckpt=False``), so teacher and student
-success are measured the same way. Each step it decodes the symbolic
-observation, describes it, asks the planner (cache first), and acts with the
-teacher's action distribution; without guidance it does nothing. The current
-skill is reported through ``policy_info`` so evaluation videos show it.
+success are measured the same way. Each env's teacher registers its own
+subclass: ``L4TTeacherPolicy`` (teacher/minigrid/policy.py) and
+``L4TRearrangeTeacherPolicy`` (teacher/rearrange/policy.py).
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-import numpy as np
 import torch
 from gym import spaces
-from habitat_baselines.common.baseline_registry import baseline_registry
-from habitat_baselines.rl.ppo.policy import Policy, PolicyActionData
+from habitat_baselines.rl.ppo.policy import Policy
 from torch import nn
-
-from habitat_llm4teach import keys
-from habitat_llm4teach.teacher.guidance import InprocTeacher
-from habitat_llm4teach.teacher.skills import DO_NOTHING, SKILLS
 
 
 class TeacherPolicy(nn.Module, Policy):
@@ -61,24 +54,3 @@ class TeacherPolicy(nn.Module, Policy):
 
     def get_value(self, *args: Any, **kwargs: Any) -> Optional[torch.Tensor]:
         return None
-
-
-@baseline_registry.register_policy
-class L4TTeacherPolicy(TeacherPolicy):
-    teacher_class = InprocTeacher
-
-    def act(self, observations, rnn_hidden_states, prev_actions, masks, deterministic: bool = False) -> PolicyActionData:
-        guidance = self.teacher.guide(observations[keys.MINIGRID_SYMBOLIC])
-        teacher_probs = guidance.teacher_probs.numpy()  # [N, A]
-        guided = guidance.teacher_guided[:, 0].tolist()  # [N]
-        do_nothing = SKILLS[DO_NOTHING].step(None, None).action
-        actions = [
-            (int(np.argmax(p)) if self.greedy else int(np.random.choice(len(p), p=p))) if g else do_nothing
-            for p, g in zip(teacher_probs, guided)
-        ]
-        self.teacher.save_cache()
-        return PolicyActionData(
-            actions=torch.tensor(actions, dtype=torch.long).unsqueeze(1),
-            rnn_hidden_states=rnn_hidden_states,
-            policy_info=[{"teacher_guided": float(g)} for g in guided],
-        )

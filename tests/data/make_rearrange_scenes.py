@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from habitat_llm4teach.envs.rearrange.kinematics import FETCH_ARM_INIT, forward_kinematics
-from habitat_llm4teach.envs.rearrange.skills import DESIRED_RESTING
+from habitat_llm4teach.teacher.rearrange.kinematics import FETCH_ARM_INIT, forward_kinematics
+from habitat_llm4teach.teacher.rearrange.skills import DESIRED_RESTING
 
 HERE = Path(__file__).resolve().parent
 WIDTH, HEIGHT, HFOV, MAX_DEPTH = 32, 24, 90.0, 10.0

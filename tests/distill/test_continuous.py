@@ -15,17 +15,14 @@ from habitat_baselines.rl.ppo.policy import NetPolicy
 
 from distill_fakes import OBS_DIM, OBSERVATION_SPACE, PPO_CONFIG, STATE, TinyNet
 from habitat_llm4teach.distill.continuous import (
-    MAX_TEACHER_PLANS,
-    TEACHER_ACTIONS,
-    TEACHER_WEIGHTS,
     L4TContinuousDistillDDPPO,
     L4TContinuousDistillPPO,
     L4TContinuousRolloutStorage,
     continuous_distillation_loss,
     gaussian_kl,
 )
-from habitat_llm4teach.distill.storage import TEACHER_GUIDED
 from habitat_llm4teach.distill.updater import DISTILL_AGREEMENT, DISTILL_LOSS
+from habitat_llm4teach.keys import MAX_TEACHER_PLANS, TEACHER_ACTIONS, TEACHER_GUIDED, TEACHER_WEIGHTS
 
 ACTION_DIM = 3
 FAST_PPO_CONFIG = PPOConfig(ppo_epoch=1, num_mini_batch=1, use_normalized_advantage=False, lr=1e-2)

@@ -8,7 +8,8 @@ from gym import spaces
 from habitat_baselines.common.baseline_registry import baseline_registry
 
 from distill_fakes import ACTION_SPACE, NUM_ACTIONS, OBSERVATION_SPACE, STATE, tiny_policy
-from habitat_llm4teach.distill.storage import TEACHER_GUIDED, TEACHER_PROBS, L4TRolloutStorage
+from habitat_llm4teach.distill.storage import L4TRolloutStorage
+from habitat_llm4teach.keys import TEACHER_GUIDED, TEACHER_PROBS
 
 NUM_STEPS, NUM_ENVS = 5, 4
 

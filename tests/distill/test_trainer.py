@@ -18,13 +18,6 @@ from omegaconf import OmegaConf
 from helpers import TINY_TRAINING, output_of, run_cli, tensorboard_scalars
 from habitat_llm4teach import keys
 from habitat_llm4teach.checkpoints import CheckpointError, load_checkpoint_file
-from habitat_llm4teach.teacher.guidance import (
-    GUIDED_FRAC,
-    PLAN_CACHE_HIT_RATE,
-    TEACHER_ACTION_SPACE,
-    InprocTeacher,
-    check_action_space,
-)
 from habitat_llm4teach.distill.episodes import load_episodes
 from habitat_llm4teach.distill.schedules import PaperSchedule
 from habitat_llm4teach.distill.trainer import (
@@ -35,9 +28,11 @@ from habitat_llm4teach.distill.trainer import (
     trainer_state_of,
 )
 from habitat_llm4teach.distill.updater import TRAINER_STATE_KEY
-from habitat_llm4teach.envs.minigrid.adapter import symbolic_size
+from habitat_llm4teach.envs.minigrid.symbolic import symbolic_size
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.teacher.cache import CacheKey, PlanCache
+from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
+from habitat_llm4teach.teacher.minigrid.guidance import TEACHER_ACTION_SPACE, InprocTeacher, check_action_space
 from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
 
 CONFIG = "--config-name=minigrid/simpledoorkey_llm4teach"
@@ -167,7 +162,8 @@ def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
     """PPOTrainer's own _compute_actions_and_step_envs on a tiny policy and recording envs, plus our teacher."""
     from distill_fakes import STATE, tiny_policy
 
-    from habitat_llm4teach.distill.storage import TEACHER_GUIDED, TEACHER_PROBS, L4TRolloutStorage
+    from habitat_llm4teach.distill.storage import L4TRolloutStorage
+    from habitat_llm4teach.keys import TEACHER_GUIDED, TEACHER_PROBS
 
     num_envs, num_steps = 2, 3
     obs_space = spaces.Dict({

@@ -13,7 +13,6 @@ from habitat_baselines.common.baseline_registry import baseline_registry
 from habitat_baselines.rl.ppo.ppo import PPO
 
 from distill_fakes import NUM_ACTIONS, PPO_CONFIG, STATE, make_minibatch, student_log_probs_of, tiny_policy
-from habitat_llm4teach.distill.storage import TEACHER_GUIDED, TEACHER_PROBS
 from habitat_llm4teach.distill.updater import (
     DISTILL_GUIDED_FRAC,
     DISTILL_LAMBDA,
@@ -23,6 +22,7 @@ from habitat_llm4teach.distill.updater import (
     L4TDistillPPO,
     distillation_loss,
 )
+from habitat_llm4teach.keys import TEACHER_GUIDED, TEACHER_PROBS
 
 
 def _updater(cls, policy, distill_coef=None, config=PPO_CONFIG):

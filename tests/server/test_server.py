@@ -4,20 +4,17 @@ cache first, batching, coalescing, and bad input that each gets a clear error wh
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import zmq
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "teacher"))
-from llm_fakes import FakeLLM  # noqa: E402
-
 from habitat_llm4teach.server import protocol
 from habitat_llm4teach.server.server import TeacherServer
+from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
 from habitat_llm4teach.teacher.planner import ScorePlanner
+from teacher.llm_fakes import FakeLLM
 
 KEY_DOOR = "Agent sees <yellow key>, <yellow door (locked)>, holds <nothing>. Goal: open the door."
 NOTHING = "Agent sees <nothing>, holds <nothing>. Goal: open the door."
@@ -49,7 +46,7 @@ def running():
 
     def start(**kwargs):
         llm = GatedLLM()
-        server = TeacherServer(ScorePlanner(llm, sharpen_temperature=0.5), "tcp://127.0.0.1:*", **kwargs)
+        server = TeacherServer(ScorePlanner(llm, sharpen_temperature=0.5, prompts=MINIGRID_PROMPTS), "tcp://127.0.0.1:*", **kwargs)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         servers.append((server, thread, llm))
@@ -184,7 +181,7 @@ def test_save_request_persists_the_cache(tmp_path):
     from habitat_llm4teach.teacher.cache import PlanCache
 
     path = tmp_path / "plans.json"
-    server = TeacherServer(ScorePlanner(GatedLLM(), PlanCache(path), sharpen_temperature=0.5), "tcp://127.0.0.1:*", max_wait_ms=0)
+    server = TeacherServer(ScorePlanner(GatedLLM(), PlanCache(path), sharpen_temperature=0.5, prompts=MINIGRID_PROMPTS), "tcp://127.0.0.1:*", max_wait_ms=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

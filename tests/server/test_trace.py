@@ -6,7 +6,7 @@ import gzip
 import json
 
 from helpers import REPO
-from habitat_llm4teach.teacher.scene import scene_from_description
+from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
 
 TRACE = REPO / "tests" / "data" / "teacher_server_trace.jsonl.gz"
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from habitat_llm4teach import keys
-from habitat_llm4teach.envs.rearrange.describe import PICK, candidate_skills, describe
-from habitat_llm4teach.envs.rearrange.guidance import perceive_observation
-from habitat_llm4teach.envs.rearrange.kinematics import FETCH_ARM_INIT, forward_kinematics
 from habitat_llm4teach.envs.rearrange.scene import decode_scene
-from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM, ARM, BASE, DELTA_POS_LIMIT, GRIP, target_in_base
+from habitat_llm4teach.teacher.rearrange.describe import PICK, candidate_skills, describe
+from habitat_llm4teach.teacher.rearrange.guidance import perceive_observation
+from habitat_llm4teach.teacher.rearrange.kinematics import FETCH_ARM_INIT, forward_kinematics
+from habitat_llm4teach.teacher.rearrange.skills import ACTION_DIM, ARM, BASE, DELTA_POS_LIMIT, GRIP, target_in_base
 
 
 def _sim(env):
@@ -173,7 +173,7 @@ def test_base_action_drives_forward_and_turns_left(pick_env):
 def test_pick_skill_grasps_the_target_in_the_simulator(pick_env):
     """navigate + pick, our controllers alone: on some reachable episode the suction cup grasps the target
     (habitat's is_holding and did_pick_object), and the teacher then holds it at rest."""
-    from habitat_llm4teach.envs.rearrange.skills import control
+    from habitat_llm4teach.teacher.rearrange.skills import control
 
     for _ in range(6):
         obs = pick_env.reset()

@@ -15,7 +15,8 @@ Observations:
   unreadable, and a CNN learns "key on the left -> turn left" far more easily
   than the same relation in map coordinates), or MiniGrid's partial view.
 - ``minigrid_symbolic``: the same remembered map as MiniGrid's symbolic
-  encoding plus the agent's pose and carried object, flattened (teacher only).
+  encoding plus the agent's pose and carried object, flattened (teacher only;
+  its layout is symbolic.py's).
 - ``third_rgb``: the full grid from above (evaluation videos only).
 """
 
@@ -36,12 +37,11 @@ from minigrid.core.constants import OBJECT_TO_IDX
 from minigrid.core.grid import Grid
 
 from habitat_llm4teach import keys
+from habitat_llm4teach.envs.minigrid.symbolic import symbolic_size
 
 VIEWS = ("egocentric", "historical", "partial")
 # Darker than MiniGrid's walls (100, 100, 100), so unseen cells and walls differ.
 _UNSEEN_GREY = 40
-# Agent vector appended to the flattened map: x, y, direction, carried type/colour/state.
-AGENT_FIELDS = 6
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,6 @@ class MiniGridEnvSpec:
     episode_prefix: str
     max_steps: Optional[int] = None
     ego_window: int = 11  # cells on a side of the egocentric crop (odd)
-
-
-def symbolic_size(width: int, height: int) -> int:
-    return width * height * 3 + AGENT_FIELDS
-
-
-def decode_symbolic(flat: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split a ``minigrid_symbolic`` vector into the (W, H, 3) map and the agent vector."""
-    flat = np.asarray(flat).astype(np.int64)
-    return flat[: width * height * 3].reshape(width, height, 3), flat[width * height * 3 :]
 
 
 class MiniGridHabitatEnv(gym.Env):

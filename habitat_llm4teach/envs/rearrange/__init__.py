@@ -1,10 +1,6 @@
-"""Habitat pick and place for the LLM teacher.
+"""Habitat pick and place, the environment side: what the teacher reads and how the envs are built.
 
-Data path, one module each: ``scene.py`` (plain arrays: camera, depth, objects,
-task observations; the ``l4t_scene`` vector) -> ``perception.py`` (what the head
-camera sees, named by ``names.py``) -> ``describe.py`` (text and candidate
-skills) -> the planner with ``prompts.py`` (``parse.py`` reads sampled plans) ->
-``skills.py`` (controllers, arm model in ``kinematics.py``) -> ``teacher.py``
-(per-plan actions and weights) -> ``guidance.py`` (the trainer's teacher).
-``adapter.py`` is the only module that touches habitat-sim.
+``adapter.py`` (the ``l4t_scene`` lab sensor) is the only module that touches habitat-sim;
+``scene.py`` holds its vector as plain arrays (what teacher/rearrange reads);
+``requirements.py`` checks habitat-sim and the data before a run; ``factory.py`` builds the envs.
 """

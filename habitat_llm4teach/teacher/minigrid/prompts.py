@@ -1,0 +1,53 @@
+"""The planner's prompt set for MiniGrid: system prompt, worked examples, candidate skills, parser.
+
+The examples' candidate skills are generated from their descriptions (``scene.py``) the
+way a query's are (``describe.py``), so examples and queries cannot drift apart. Bump
+``PROMPT_VERSION`` on any change here: it is part of the plan-cache key.
+"""
+
+from __future__ import annotations
+
+from habitat_llm4teach.teacher.minigrid.describe import candidate_skills
+from habitat_llm4teach.teacher.minigrid.parse import parse_plan
+from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
+from habitat_llm4teach.teacher.planner import PromptSet
+
+PROMPT_VERSION = "minigrid-v5"
+
+SYSTEM_PROMPT = """You plan for an agent in a grid world. You get what the agent sees and holds, its goal, and the skills it can use now. Answer with the skill the agent should do next, written exactly as in the list.
+Facts: the agent holds at most one object. A locked door opens only if the agent holds the key of the same colour; a closed door that is not locked opens without a key. pick up X walks to X and picks it up; open X walks to door X and opens it; explore searches places not seen yet. Balls, boxes and lava are never needed.
+Decide with these rules; the first rule that matches gives the answer:
+1. You hold a key and see a locked door of the same colour: open that door.
+2. You see a closed door that is not locked: open that door.
+3. You hold a key and see the key of the same colour as a seen locked door: drop the key you hold.
+4. You hold nothing and see a key of the same colour as a seen locked door: pick up that key.
+5. You hold nothing, see a key, and see no locked door: pick up that key.
+6. You see the goal square: go to it.
+7. Otherwise: explore."""
+
+# (description, next skill, whole plan), one per rule; the candidate skills shown with each are
+# generated like the query's. No description here is in tests/data/minigrid_plan_labels.jsonl.
+EXAMPLES = (
+    ("Agent sees <purple key>, <purple door (locked)>, holds <green key>. Goal: open the door.",
+     "drop green key", "drop green key, pick up purple key, open purple door"),
+    ("Agent sees <nothing>, holds <nothing>. Goal: get to the blue goal square.",
+     "explore", "explore, go to blue goal"),
+    ("Agent sees <green door (locked)>, <purple box>, holds <nothing>. Goal: open the door.",
+     "explore", "explore, pick up green key, open green door"),
+    ("Agent sees <purple key>, <grey door (locked)>, holds <nothing>. Goal: open the door.",
+     "explore", "explore, pick up grey key, open grey door"),
+    ("Agent sees <red key>, <yellow key>, <yellow door (locked)>, holds <nothing>. Goal: open the door.",
+     "pick up yellow key", "pick up yellow key, open yellow door"),
+    ("Agent sees <yellow key>, <blue ball>, <yellow door (locked)>, holds <nothing>. Goal: open the door.",
+     "pick up yellow key", "pick up yellow key, open yellow door"),
+    ("Agent sees <blue door (closed)>, holds <nothing>. Goal: open the door.",
+     "open blue door", "open blue door"),
+    ("Agent sees <red ball>, holds <yellow key>. Goal: open the door.",
+     "explore", "explore, open yellow door"),
+    ("Agent sees <grey door (locked)>, <red box>, holds <grey key>. Goal: open the door.",
+     "open grey door", "open grey door"),
+)
+
+MINIGRID_PROMPTS = PromptSet(
+    PROMPT_VERSION, SYSTEM_PROMPT, EXAMPLES, scene_from_description, candidate_skills, parse_plan
+)
