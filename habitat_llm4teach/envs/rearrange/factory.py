@@ -42,9 +42,8 @@ def make_env(config: Any) -> Any:
     Under ``python -m habitat_llm4teach.run`` the forkserver's preloaded ``__main__`` did that;
     from any other entry point (a benchmark, a test, a user's script) this does.
     """
-    from habitat_llm4teach import registration
+    from habitat_llm4teach.envs.rearrange import adapter  # noqa: F401  (registers L4TSceneSensor)
 
-    registration.register_all()
     return make_gym_from_config(config)
 
 
