@@ -10,10 +10,9 @@ import torch
 from gym import spaces
 
 from habitat_llm4teach import keys
-from habitat_llm4teach.distill.continuous import TEACHER_ACTIONS, TEACHER_WEIGHTS
-from habitat_llm4teach.distill.storage import TEACHER_GUIDED
-from habitat_llm4teach.envs.rearrange import policy as policy_module
-from habitat_llm4teach.envs.rearrange.skills import ACTION_DIM
+from habitat_llm4teach.keys import TEACHER_ACTIONS, TEACHER_GUIDED, TEACHER_WEIGHTS
+from habitat_llm4teach.teacher.rearrange import policy as policy_module
+from habitat_llm4teach.teacher.rearrange.skills import ACTION_DIM
 
 
 class ScriptedTeacher:
