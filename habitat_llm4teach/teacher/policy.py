@@ -25,6 +25,9 @@ class TeacherPolicy(nn.Module, Policy):
     """
 
     teacher_class: Any  # the in-process teacher it runs: its from_config(teacher config, observation space, action space)
+    # Per-env state [layers, size] that habitat's evaluator keeps for the policy as its "hidden state":
+    # zeroed through the masks at each new episode and sliced when it pauses envs. None by default.
+    state_shape: tuple[int, int] = (0, 0)
 
     @classmethod
     def from_config(cls, config: Any, observation_space: spaces.Dict, action_space: spaces.Space, **kwargs: Any):
@@ -46,11 +49,11 @@ class TeacherPolicy(nn.Module, Policy):
 
     @property
     def hidden_state_shape(self) -> tuple[int, int]:
-        return (0, 0)
+        return self.state_shape
 
     @property
     def hidden_state_shape_lens(self) -> list[int]:
-        return [0]
+        return [self.state_shape[1]]
 
     def get_value(self, *args: Any, **kwargs: Any) -> Optional[torch.Tensor]:
         return None

@@ -55,14 +55,7 @@ STEPS_JUDGED, STEPS_CORRECT = 0, 1
 @baseline_registry.register_policy
 class L4TRearrangeTeacherPolicy(TeacherPolicy):
     teacher_class = RearrangeInprocTeacher
-
-    @property
-    def hidden_state_shape(self) -> tuple[int, int]:
-        return (1, 2)
-
-    @property
-    def hidden_state_shape_lens(self) -> list[int]:
-        return [2]
+    state_shape = (1, 2)  # [STEPS_JUDGED, STEPS_CORRECT]
 
     def act(self, observations, rnn_hidden_states, prev_actions, masks, deterministic: bool = False) -> PolicyActionData:
         guidance = self.teacher.guide_batch(observations)
