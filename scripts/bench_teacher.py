@@ -45,17 +45,16 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return z / z.sum()
 
 
-def _records(planner, rows: list[dict], scene_of, text_of) -> tuple[list, list[float]]:
+def _records(planner, rows: list[dict], scene_of) -> tuple[list, list[float]]:
     """Per row: (index of the label, [C, 2] (sum, mean) scores, planner's top skill); and seconds per row."""
     seconds, records = [], []
     for row in rows:
-        scene = scene_of(row)
-        text = text_of(scene)
+        query = planner.prompts.query_of(scene_of(row))
         start = time.perf_counter()
-        answer = planner.plan(text, scene)
+        answer = planner.plan(query)
         seconds.append(time.perf_counter() - start)
-        candidates = [str(c) for c in planner.prompts.candidate_skills(scene)]
-        both = planner.llm.score(planner.prompt(text, scene), candidates, static_prefix=planner.static_prefix)
+        candidates = [str(c) for c in query.candidates]
+        both = planner.llm.score(planner.prompt(query), candidates, static_prefix=planner.static_prefix)
         records.append((candidates.index(row["label"]), both, answer.plans[0].text))
     return records, seconds
 
@@ -83,20 +82,20 @@ def _metrics(records: list, sharpen: float, length_norm: str, temperatures: dict
 def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float) -> dict:
     """Score mode on the MiniGrid labelled sets: the first is the dev set (prompt chosen and T fitted on
     it), the others are held out and evaluated at the dev set's fitted temperatures."""
+    import dataclasses
+
     from habitat_llm4teach.teacher.llm import CausalLM
-    from habitat_llm4teach.teacher.minigrid.describe import describe
-    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
+    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS, query_from_description
     from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
     from habitat_llm4teach.teacher.planner import ScorePlanner
 
     planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=MINIGRID_PROMPTS)
     first = next(iter(sets.values()))[0]["description"]
-    planner.plan(first + " ", scene_from_description(first))  # warm-up: static prefix
+    warm_up = query_from_description(first)
+    planner.plan(dataclasses.replace(warm_up, description=first + " "))  # warm-up (static prefix), never cached for a row
     result, dev_temperatures, seconds = {}, None, []
     for name, rows in sets.items():
-        records, row_seconds = _records(
-            planner, rows, lambda r: scene_from_description(r["description"]), describe
-        )
+        records, row_seconds = _records(planner, rows, lambda r: scene_from_description(r["description"]))
         seconds += row_seconds
         metrics = _metrics(records, sharpen, planner.length_norm, dev_temperatures)
         metrics["planner_accuracy"] = float(np.mean([top == row["label"] for (_, _, top), row in zip(records, rows)]))
@@ -119,7 +118,7 @@ def rearrange_mode(model: str, sharpen: float, paths: list[Path]) -> dict:
     from habitat_llm4teach.teacher.planner import ScorePlanner
     from habitat_llm4teach.teacher.rearrange.describe import SKILL_NAMES, describe
     from habitat_llm4teach.teacher.rearrange.labels import load_rows, perception_from_row
-    from habitat_llm4teach.teacher.rearrange.prompts import REARRANGE_PROMPTS
+    from habitat_llm4teach.teacher.rearrange.prompts import REARRANGE_PROMPTS, query_of
 
     planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=REARRANGE_PROMPTS)
     result: dict = {"prompt_version": REARRANGE_PROMPTS.version}
@@ -129,11 +128,11 @@ def rearrange_mode(model: str, sharpen: float, paths: list[Path]) -> dict:
         label_probs: dict[str, list[float]] = {"mean": [], "sum": []}
         seconds, per_kind = [], {}
         for row in rows:
-            perception = perception_from_row(row)
-            text = describe(perception)
-            candidates = [str(c) for c in REARRANGE_PROMPTS.candidate_skills(perception)]
+            query = query_of(perception_from_row(row))
+            text = query.description
+            candidates = [str(c) for c in query.candidates]
             start = time.perf_counter()
-            scores = planner.llm.score(planner.prompt(text, perception), candidates, static_prefix=planner.static_prefix)
+            scores = planner.llm.score(planner.prompt(query), candidates, static_prefix=planner.static_prefix)
             seconds.append(time.perf_counter() - start)
             label = candidates.index(row["label"])
             for column, norm in ((1, "mean"), (0, "sum")):
@@ -158,15 +157,14 @@ def rearrange_mode(model: str, sharpen: float, paths: list[Path]) -> dict:
 
 def sample_mode(model: str, rows: list[dict]) -> dict:
     from habitat_llm4teach.teacher.llm import CausalLM
-    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
-    from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
+    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS, query_from_description
     from habitat_llm4teach.teacher.planner import SamplePlanner
 
     planner = SamplePlanner(CausalLM(model), prompts=MINIGRID_PROMPTS)
     seconds, correct, invalid = [], [], 0
     for row in rows:
         start = time.perf_counter()
-        answer = planner.plan(row["description"], scene_from_description(row["description"]))
+        answer = planner.plan(query_from_description(row["description"]))
         seconds.append(time.perf_counter() - start)
         correct.append(bool(answer.plans) and str(answer.plans[0].steps[0]) == row["label"])
         invalid += answer.invalid

@@ -1,9 +1,10 @@
-"""Teacher server benchmark: a recorded training trace replayed against one LLM call per request and the server.
+"""Teacher server benchmark: recorded training traces replayed against one LLM call per request and the server.
 
-The trace (``tests/data/teacher_server_trace.jsonl.gz``, recorded with
-``llm4teach.teacher.trace_path`` from a real SimpleDoorKey llm4teach run with the
-default model) lists the description the teacher was asked for each env at
-each step. Measured in one run, with the same model and settings:
+Two traces, recorded with ``llm4teach.teacher.trace_path`` from real llm4teach runs
+with the default model, list the query the teacher asked for each env at each
+step: ``tests/data/teacher_server_trace.jsonl.gz`` (SimpleDoorKey) and
+``tests/data/teacher_server_trace_rearrange.jsonl.gz`` (Habitat pick and place on
+the real simulator). For each, measured in one run, with the same model and settings:
 
 (a) naive: one LLM call per request, in trace order, in this process, no cache;
     on the first ``--naive-requests`` requests (one call costs seconds on a CPU,
@@ -17,10 +18,11 @@ each step. Measured in one run, with the same model and settings:
     answer, latency is per request as the clients see it.
 
 Besides the required figures the JSON has what cross-prompt batching alone gives
-(the trace's distinct descriptions scored one LLM call each vs in one batch,
-in this process, and the largest probability difference between the two), and
-the agreement of the server's top plan with the naive one on the naive prefix.
-The last line is one JSON object.
+(up to ``--batching-max`` of the trace's distinct descriptions scored one LLM call
+each vs in one batch, in this process, and the largest probability difference
+between the two), and the agreement of the server's top plan with the naive one
+on the naive prefix. The last line is one JSON object: the MiniGrid figures at its
+top level and the pick/place ones under ``"rearrange"``.
 
     flock -x /tmp/cpu.lock .venv/bin/python scripts/bench_teacher_server.py [--naive-requests 48] [--clients 32]
 """
@@ -41,60 +43,76 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 TRACE = REPO / "tests" / "data" / "teacher_server_trace.jsonl.gz"
+REARRANGE_TRACE = REPO / "tests" / "data" / "teacher_server_trace_rearrange.jsonl.gz"
 
 
-def load_trace(path: Path) -> list[str]:
-    """The requests of a trace: every env's description at every step, in order."""
+def load_trace(path: Path) -> tuple[str, list]:
+    """The prompt set and the requests of a trace: every env's query at every step, in order.
+
+    Lines recorded before queries were traced hold MiniGrid descriptions alone; their queries are rebuilt from
+    the text (teacher/minigrid/scene.py), as the teacher would have built them.
+    """
+    from habitat_llm4teach.teacher.minigrid.prompts import query_from_description
+    from habitat_llm4teach.teacher.types import PlanQuery, SkillCall
+
     opener = gzip.open if path.suffix == ".gz" else open
+    prompts, queries = "minigrid", []
     with opener(path, "rt") as f:
-        return [d for line in f if line.strip() for d in json.loads(line)["descriptions"]]
+        for line in f:
+            if not line.strip():
+                continue
+            step = json.loads(line)
+            prompts = step.get("prompts", "minigrid")
+            if "queries" not in step:
+                queries += [query_from_description(d) for d in step["descriptions"]]
+                continue
+            for description, query in zip(step["descriptions"], step["queries"]):
+                candidates = [SkillCall(skill, target) for skill, target in query["candidates"]]
+                queries.append(PlanQuery.make(description, candidates, query["targets"]))
+    return prompts, queries
 
 
-def run_naive(planner, requests: list[str]) -> tuple[float, dict[str, str]]:
+def run_naive(planner, queries: list) -> tuple[float, dict[str, str]]:
     """One LLM call per request, in order, no cache: (wall seconds, top plan per description)."""
-    from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
-
     top: dict[str, str] = {}
     start = time.perf_counter()
-    for description in requests:
-        scene = scene_from_description(description)
-        top[description] = planner._query(planner.prompt(description, scene), scene).plans[0].text
+    for query in queries:
+        top[query.description] = planner._query(planner.prompt(query), query).plans[0].text
     return time.perf_counter() - start, top
 
 
-def run_batching_only(planner, descriptions: list[str]) -> dict[str, float]:
-    """The trace's distinct descriptions one LLM call each vs one cross-prompt batch (no server, no cache)."""
-    from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
-
-    scenes = [scene_from_description(d) for d in descriptions]
-    prompts = [planner.prompt(d, s) for d, s in zip(descriptions, scenes)]
+def run_batching_only(planner, queries: list) -> dict[str, float]:
+    """The trace's distinct queries one LLM call each vs one cross-prompt batch (no server, no cache)."""
+    prompts = [planner.prompt(q) for q in queries]
     start = time.perf_counter()
-    single = [planner._query(p, s) for p, s in zip(prompts, scenes)]
+    single = [planner._query(p, q) for p, q in zip(prompts, queries)]
     single_s = time.perf_counter() - start
     start = time.perf_counter()
-    batched = planner._query_batch(prompts, scenes)
+    batched = planner._query_batch(prompts, queries)
     batched_s = time.perf_counter() - start
     prob = lambda answer: {p.text: p.prob for p in answer.plans}  # noqa: E731
     diff = max(abs(prob(a)[k] - prob(b)[k]) for a, b in zip(single, batched) for k in prob(a))
     return {
-        "llm_single_desc_per_s": round(len(descriptions) / single_s, 3),
-        "llm_batched_desc_per_s": round(len(descriptions) / batched_s, 3),
+        "llm_single_desc_per_s": round(len(queries) / single_s, 3),
+        "llm_batched_desc_per_s": round(len(queries) / batched_s, 3),
         "batched_vs_single_max_prob_diff": round(float(diff), 4),
     }
 
 
-def run_server(config, requests: list[str], clients: int) -> dict:
-    """Replay ``requests`` from ``clients`` threads against a fresh server process."""
+def run_server(config, prompts: str, requests: list, clients: int) -> dict:
+    """Replay ``requests`` (queries of prompt set ``prompts``) from ``clients`` threads against a fresh server."""
     from omegaconf import OmegaConf
 
     from habitat_llm4teach.server import protocol
-    from habitat_llm4teach.server.client import ServerConnection, ServerProcess, TeacherClient, free_loopback_address
+    from habitat_llm4teach.server.client import TeacherClient
+    from habitat_llm4teach.server.connection import ServerConnection, free_loopback_address
+    from habitat_llm4teach.server.process import ServerProcess
     from habitat_llm4teach.teacher.llm import model_name
 
     address = free_loopback_address()
     process = ServerProcess(address, OmegaConf.to_container(config))
     model = model_name(config.model)
-    monitor = TeacherClient(address, model, config.server, process)
+    monitor = TeacherClient(address, model, prompts, config.server, process)
     load_start = time.perf_counter()
     while not monitor.ready:
         if monitor.gave_up:
@@ -110,9 +128,9 @@ def run_server(config, requests: list[str], clients: int) -> dict:
     def replay(k: int) -> None:
         connection = ServerConnection(address)
         barrier.wait()
-        for description in requests[k::clients]:
+        for query in requests[k::clients]:
             sent = time.perf_counter()
-            request_id = connection.send(protocol.PLAN, model=model, description=description)
+            request_id = connection.send(protocol.PLAN, model=model, prompts=prompts, **protocol.query_to_wire(query))
             reply = None
             while reply is None:
                 got = connection.receive(timeout_s=600)
@@ -124,7 +142,7 @@ def run_server(config, requests: list[str], clients: int) -> dict:
             if reply.type != protocol.RESULT:
                 errors.append(f"client {k}: {reply.fields}")
                 return
-            answers[description] = protocol.plans_from_wire(reply.fields).plans[0].text
+            answers[query.description] = protocol.plans_from_wire(reply.fields).plans[0].text
         connection.close()
 
     threads = [threading.Thread(target=replay, args=(k,)) for k in range(clients)]
@@ -149,46 +167,37 @@ def run_server(config, requests: list[str], clients: int) -> dict:
     }
 
 
-def main() -> None:
+def bench_trace(args, trace: Path, naive_requests: int, tmp: str) -> dict:
+    """(a) naive and (b) server on one trace, same model and settings; the figures of one env kind."""
     from omegaconf import OmegaConf
 
     from habitat_llm4teach.config.structured import TeacherConfig
+    from habitat_llm4teach.teacher.planner import build_planner
+    from habitat_llm4teach.teachers import PROMPT_SETS
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trace", type=Path, default=TRACE)
-    parser.add_argument("--model", default=TeacherConfig.model)
-    parser.add_argument("--dtype", default="bfloat16")
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--naive-requests", type=int, default=48, help="trace prefix for the naive pass; 0 = all")
-    parser.add_argument("--max-batch", type=int, default=32)
-    parser.add_argument("--max-wait-ms", type=float, default=20.0)
-    args = parser.parse_args()
-
-    requests = load_trace(args.trace)
-    naive_requests = requests[: args.naive_requests] if args.naive_requests > 0 else requests
-    with tempfile.TemporaryDirectory() as tmp:
-        config = OmegaConf.structured(TeacherConfig(model=args.model, dtype=args.dtype, cache_path=f"{tmp}/plans.json"))
-        config.server.max_batch, config.server.max_wait_ms = args.max_batch, args.max_wait_ms
-        server = run_server(config, requests, args.clients)
-        from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
-        from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
-        from habitat_llm4teach.teacher.planner import build_planner
-
-        planner = build_planner(OmegaConf.structured(TeacherConfig(model=args.model, dtype=args.dtype)), MINIGRID_PROMPTS)
-        warm = scene_from_description(requests[0])
-        planner._query(planner.prompt(requests[0], warm), warm)  # builds the static-prefix KV cache, untimed
-        naive_wall_s, naive_top = run_naive(planner, naive_requests)
-        batching_only = run_batching_only(planner, sorted(set(requests)))
+    prompts, requests = load_trace(trace)
+    naive = requests[:naive_requests] if naive_requests > 0 else requests
+    config = OmegaConf.structured(TeacherConfig(model=args.model, dtype=args.dtype, cache_path=f"{tmp}/{prompts}.json"))
+    config.server.max_batch, config.server.max_wait_ms = args.max_batch, args.max_wait_ms
+    print(f"{trace.name}: {len(requests)} {prompts} requests, {len({q.description for q in requests})} distinct; "
+          "server replay ...", flush=True)
+    server = run_server(config, prompts, requests, args.clients)
+    planner = build_planner(OmegaConf.structured(TeacherConfig(model=args.model, dtype=args.dtype)), PROMPT_SETS[prompts])
+    planner._query(planner.prompt(requests[0]), requests[0])  # builds the static-prefix KV cache, untimed
+    print(f"{trace.name}: naive pass on {len(naive)} requests ...", flush=True)
+    naive_wall_s, naive_top = run_naive(planner, naive)
+    distinct = list({q.description: q for q in requests}.values())
+    batching_only = run_batching_only(planner, distinct[: args.batching_max]) if args.batching_max else {}
 
     stats = server["stats"]
-    naive_req_per_s = len(naive_requests) / naive_wall_s
+    naive_req_per_s = len(naive) / naive_wall_s
     server_req_per_s = len(requests) / server["wall_s"]
     agreement = np.mean([server["answers"][d] == naive_top[d] for d in naive_top])
-    result = {
+    return {
         "trace_requests": len(requests),
-        "unique_descriptions": len(set(requests)),
+        "unique_descriptions": len(distinct),
         "clients": args.clients,
-        "naive_requests": len(naive_requests),
+        "naive_requests": len(naive),
         "naive_req_per_s": round(naive_req_per_s, 3),
         "server_req_per_s": round(server_req_per_s, 3),
         "speedup": round(server_req_per_s / naive_req_per_s, 2),
@@ -200,14 +209,36 @@ def main() -> None:
         "p50_latency_ms": round(server["p50_ms"], 1),
         "p95_latency_ms": round(server["p95_ms"], 1),
         **batching_only,
-        "naive_s_per_request": round(naive_wall_s / len(naive_requests), 3),
+        "naive_s_per_request": round(naive_wall_s / len(naive), 3),
         "server_wall_s": round(server["wall_s"], 1),
         "server_load_s": round(server["load_s"], 1),
         "top_plan_agreement_on_naive_prefix": round(float(agreement), 3),
-        "model": Path(args.model).name,
-        "max_batch": args.max_batch,
-        "max_wait_ms": args.max_wait_ms,
     }
+
+
+def main() -> None:
+    from habitat_llm4teach.config.structured import TeacherConfig
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trace", type=Path, default=TRACE, help="the MiniGrid trace")
+    parser.add_argument("--rearrange-trace", type=Path, default=REARRANGE_TRACE, help="the pick/place trace; 'none': skip")
+    parser.add_argument("--model", default=TeacherConfig.model)
+    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--naive-requests", type=int, default=48, help="MiniGrid trace prefix for the naive pass; 0 = all")
+    parser.add_argument("--rearrange-naive-requests", type=int, default=32, help="the same for the pick/place trace")
+    parser.add_argument("--batching-max", type=int, default=32, help="distinct queries in the batching-only figure; 0: skip")
+    parser.add_argument("--max-batch", type=int, default=32)
+    parser.add_argument("--max-wait-ms", type=float, default=20.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = bench_trace(args, args.trace, args.naive_requests, tmp)
+        if str(args.rearrange_trace) != "none":
+            rearrange = bench_trace(args, args.rearrange_trace, args.rearrange_naive_requests, tmp)
+    result.update({"model": Path(args.model).name, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms})
+    if str(args.rearrange_trace) != "none":
+        result["rearrange"] = rearrange
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")

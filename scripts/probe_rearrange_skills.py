@@ -66,9 +66,9 @@ def main() -> None:
     env = make_gym_from_config(config)
     teacher = None
     if args.teacher:
-        from habitat_llm4teach.teacher.rearrange.guidance import RearrangeInprocTeacher
+        from habitat_llm4teach.teacher.rearrange.guidance import RearrangeTeacher
 
-        teacher = RearrangeInprocTeacher.from_config(config.llm4teach.teacher, env.observation_space, env.action_space)
+        teacher = RearrangeTeacher.from_config(config.llm4teach.teacher, env.observation_space, env.action_space)
     max_steps = int(config.habitat.environment.max_episode_steps)
     successes, reasons, recorded = [], {}, 0
     for episode in range(args.episodes):

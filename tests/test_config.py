@@ -107,3 +107,24 @@ def test_rearrange_student_ignores_the_teacher_scene_vector(composed):
     policy = L4TResNetPolicy.from_config(config, observation_space, spaces.Box(-1, 1, (10,), np.float32))
     assert "l4t_scene" not in policy.net._fuse_keys_1d and "joint" in policy.net._fuse_keys_1d
     assert policy.action_distribution_type == "gaussian"
+
+
+# A config per teacher kind that takes the kind's names from the llm4teach/teacher_kind group alone.
+TEACHER_KIND_USERS = {"rearrange": "rearrange/pick_llm4teach"}
+
+
+def test_the_teacher_kind_group_sets_what_the_trainer_checks_against(composed):
+    """configs/habitat/llm4teach/teacher_kind/<kind>.yaml names the components of teachers.py's TEACHER_KINDS."""
+    from habitat_llm4teach.distill.trainer import check_components
+    from habitat_llm4teach.teachers import TEACHER_KINDS
+
+    assert sorted(p.stem for p in (CONFIG_DIR / "llm4teach" / "teacher_kind").glob("*.yaml")) == sorted(TEACHER_KINDS)
+    for name, primary in TEACHER_KIND_USERS.items():
+        kind = TEACHER_KINDS[name]
+        config = composed(primary)  # its only source of these names is the group
+        hb = config.habitat_baselines
+        assert config.llm4teach.teacher.env == name
+        assert (hb.updater_name, hb.distrib_updater_name, hb.rollout_storage_name) == (
+            kind.updater, kind.distrib_updater, kind.rollout_storage
+        )
+        check_components(config)  # the names resolve to the kind's registered classes

@@ -64,7 +64,7 @@ DEFAULT_TEACHER_MODEL = "data/models/qwen2.5-coder-1.5b/qwen2.5-coder-1.5b-instr
 class TeacherServerConfig:
     """The teacher inference server (habitat_llm4teach/server/): one process per node owning the LLM and plan cache."""
 
-    # False: every rank runs the blocking in-process teacher (teachers.py: teacher/minigrid/guidance.py) instead.
+    # False: every rank asks its own planner in process (teacher/source.py LocalPlanSource), blocking, instead.
     enabled: bool = True
     # tcp://host:port; "" = a free loopback port chosen by local rank 0 and shared with the node's other ranks.
     address: str = ""
@@ -95,7 +95,8 @@ class TeacherServerConfig:
 class TeacherConfig:
     """The LLM teacher: model, planning mode and plan cache."""
 
-    # Which teacher: "minigrid" (discrete actions) or "rearrange" (Habitat pick/place, continuous actions).
+    # Which teacher kind (teachers.py): "minigrid" (discrete actions) or "rearrange" (Habitat pick/place, continuous
+    # actions); the config group llm4teach/teacher_kind sets it with the matching updaters and storage.
     env: str = "minigrid"
     # Hugging Face id (local cache only), model folder, or .gguf file (scripts/fetch_model.py).
     model: str = DEFAULT_TEACHER_MODEL
@@ -119,7 +120,7 @@ class TeacherConfig:
     greedy: bool = True
     # Evaluation videos (L4TResNetPolicy): write the teacher's plan and current skill onto the student's frames.
     plan_overlay: bool = False
-    # Training: where the teacher runs (the inference server by default; MiniGrid only).
+    # Training: where the teacher's plans come from (the node's inference server by default, for every env).
     server: TeacherServerConfig = field(default_factory=TeacherServerConfig)
     # Training: append every description the teacher is asked (one JSON line per env step) to this file.
     trace_path: Optional[str] = None

@@ -23,11 +23,13 @@ from habitat_baselines.common.baseline_registry import baseline_registry
 from habitat_baselines.rl.ddppo.policy.resnet_policy import PointNavResNetPolicy
 
 from habitat_llm4teach import keys
+from habitat_llm4teach.teacher.guidance import Teacher
+from habitat_llm4teach.teachers import build_teacher
 
 
 @baseline_registry.register_policy
 class L4TResNetPolicy(PointNavResNetPolicy):
-    overlay_teacher: Optional[Any] = None  # the env's in-process teacher when plan_overlay is on
+    overlay_teacher: Optional[Teacher] = None  # the env's teacher (planner in process) when plan_overlay is on
 
     @classmethod
     def from_config(cls, config: Any, observation_space: spaces.Dict, action_space: spaces.Space, **kwargs: Any):
@@ -35,8 +37,6 @@ class L4TResNetPolicy(PointNavResNetPolicy):
         policy = super().from_config(config, student_space, action_space, **kwargs)
         teacher_config = config.llm4teach.teacher
         if teacher_config.get("plan_overlay", False):
-            from habitat_llm4teach.teachers import build_teacher
-
             policy.overlay_teacher = build_teacher(teacher_config, observation_space, action_space)
         return policy
 
@@ -44,9 +44,8 @@ class L4TResNetPolicy(PointNavResNetPolicy):
         action_data = super().act(observations, *args, **kwargs)
         if self.overlay_teacher is not None:
             self.overlay_teacher.guide_batch(observations)
-            skills = self.overlay_teacher.last_skills
-            plans = getattr(self.overlay_teacher, "last_plans", None) or [""] * len(skills)
             action_data.policy_info = [
-                {"teacher_plan": plan or "(none)", "teacher_skill": skill or "(no guidance)"} for plan, skill in zip(plans, skills)
+                {"teacher_plan": plan or "(none)", "teacher_skill": skill or "(no guidance)"}
+                for plan, skill in zip(self.overlay_teacher.last_plans, self.overlay_teacher.last_skills)
             ]
         return action_data

@@ -7,11 +7,11 @@ DD-PPO under torchrun: PPOTrainer detects the world size, and the agent then
 builds ``distrib_updater_name`` (L4TDistillDDPPO) instead of ``updater_name``
 (L4TDistillPPO).
 
-The teacher is the node's teacher server (server/client.py: local rank 0 starts
-it, every rank asks it without waiting) or, with
-``llm4teach.teacher.server.enabled=false``, a blocking in-process teacher per rank
-(teachers.py); only rank 0 writes (or asks the server to write) the plan
-cache file. What each override adds to PPOTrainer (each calls
+The teacher (teacher/guidance.py's ``Teacher``, of the kind ``llm4teach.teacher.env``
+names in teachers.py) gets its plans from the node's teacher server
+(server/remote.py: local rank 0 starts it, every rank asks it without waiting)
+or, with ``llm4teach.teacher.server.enabled=false``, from a blocking planner in
+each rank; only rank 0 writes (or asks the server to write) the plan cache file. What each override adds to PPOTrainer (each calls
 habitat's method):
 
 - ``_init_train``: refuses a resume state written by another trainer (before
@@ -56,26 +56,21 @@ from tqdm import tqdm
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.checkpoints import CheckpointError
-from habitat_llm4teach.distill.continuous import (
-    L4TContinuousDistillDDPPO,
-    L4TContinuousDistillPPO,
-    L4TContinuousRolloutStorage,
-)
+from habitat_llm4teach.distill.continuous import L4TContinuousDistillPPO
 from habitat_llm4teach.distill.episodes import EpisodeLog
 from habitat_llm4teach.distill.schedules import DistillSchedule, build_schedule
-from habitat_llm4teach.distill.storage import L4TRolloutStorage, set_at_current_step
+from habitat_llm4teach.distill.storage import set_at_current_step
 from habitat_llm4teach.distill.updater import (
     DISTILL_AGREEMENT,
     DISTILL_GUIDED_FRAC,
     DISTILL_LAMBDA,
     DISTILL_LOSS,
     TRAINER_STATE_KEY,
-    L4TDistillDDPPO,
-    L4TDistillPPO,
 )
 from habitat_llm4teach.errors import ConfigError
-from habitat_llm4teach.server.client import ServerTeacher, build_training_teacher
-from habitat_llm4teach.teacher.minigrid.guidance import InprocTeacher
+from habitat_llm4teach.server.remote import build_training_teacher
+from habitat_llm4teach.teacher.guidance import Teacher
+from habitat_llm4teach.teachers import teacher_kind
 
 TRAINER_NAME = "llm4teach"
 TEACHER_STATS_PREFIX = "teacher/"
@@ -83,19 +78,23 @@ _CHECKPOINT_NAME = re.compile(r"ckpt\.(\d+)\.pth")
 
 
 def check_components(config: Any) -> None:
-    """The updater and storage names must resolve to the distillation classes of the teacher's kind (clear error otherwise)."""
+    """The updater and storage names must resolve to the distillation classes of the teacher's kind (teachers.py),
+    or registered subclasses of them (clear error otherwise)."""
     hb = config.habitat_baselines
-    continuous = config.llm4teach.teacher.env == "rearrange"  # continuous actions: Gaussian student
-    for key, get, base in (
-        ("updater_name", baseline_registry.get_updater, L4TContinuousDistillPPO if continuous else L4TDistillPPO),
-        ("distrib_updater_name", baseline_registry.get_updater, L4TContinuousDistillDDPPO if continuous else L4TDistillDDPPO),
-        ("rollout_storage_name", baseline_registry.get_storage, L4TContinuousRolloutStorage if continuous else L4TRolloutStorage),
+    kind = teacher_kind(config.llm4teach.teacher)
+    for key, get, expected in (
+        ("updater_name", baseline_registry.get_updater, kind.updater),
+        ("distrib_updater_name", baseline_registry.get_updater, kind.distrib_updater),
+        ("rollout_storage_name", baseline_registry.get_storage, kind.rollout_storage),
     ):
-        found = get(hb[key])
-        if found is None or not issubclass(found, base) or (not continuous and issubclass(found, L4TContinuousDistillPPO)):
+        found, base = get(hb[key]), get(expected)
+        # The discrete classes are bases of the continuous ones: a continuous component does not fit a discrete kind.
+        wrong_kind = not kind.continuous and found is not None and issubclass(found, L4TContinuousDistillPPO)
+        if found is None or not issubclass(found, base) or wrong_kind:
             raise ConfigError(
-                f"habitat_baselines.trainer_name={TRAINER_NAME} needs habitat_baselines.{key}={base.__name__} "
-                f"(or a registered subclass), got {hb[key]!r}"
+                f"habitat_baselines.trainer_name={TRAINER_NAME} with llm4teach.teacher.env={kind.name} needs "
+                f"habitat_baselines.{key}={expected} (or a registered subclass), got {hb[key]!r}; the config group "
+                f"llm4teach/teacher_kind={kind.name} sets them together"
             )
 
 
@@ -135,8 +134,7 @@ def next_checkpoint_index(folder: str) -> int:
 
 @baseline_registry.register_trainer(name=TRAINER_NAME)
 class L4TTrainer(PPOTrainer):
-    # InprocTeacher, ServerTeacher or teacher/rearrange/guidance.RearrangeInprocTeacher (same interface); None: plain PPO
-    _teacher: Optional[InprocTeacher | ServerTeacher]
+    _teacher: Optional[Teacher]  # None: plain PPO (schedule "none")
     _schedule: DistillSchedule
     _success_key: str = keys.SUCCESS  # the task's success info key; __init__ reads it from the config
 

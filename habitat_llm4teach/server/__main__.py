@@ -1,7 +1,7 @@
 """Process entry point of the teacher server: ``python -m habitat_llm4teach.server --address tcp://127.0.0.1:PORT
 --teacher-config '<llm4teach.teacher as JSON>' [--parent-pid PID]``.
 
-Loads the planner (LLM and plan cache), binds, then serves; the first
+Loads the LLM and plan cache with one planner per prompt set (teachers.py), binds, then serves; the first
 heartbeat answered is the readiness signal. SIGTERM/SIGINT while loading end
 the process at once (nothing to save yet); afterwards they stop it cleanly.
 """
@@ -26,15 +26,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s teacher-server %(levelname)s %(message)s", stream=sys.stderr)
 
     from habitat_llm4teach.server.server import TeacherServer, install_signal_handlers
-    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
+    from habitat_llm4teach.teacher.cache import PlanCache
+    from habitat_llm4teach.teacher.llm import CausalLM
     from habitat_llm4teach.teacher.planner import build_planner
+    from habitat_llm4teach.teachers import PROMPT_SETS
 
     config = OmegaConf.create(json.loads(args.teacher_config))
     if config.server.device:
         config.device = config.server.device
+    # One LLM and one plan cache, one planner per prompt set (cache keys hold the prompt version).
+    llm = CausalLM(config.model, dtype=config.dtype, device=config.device)
+    cache = PlanCache(config.cache_path, read_only=config.cache_read_only)
+    planners = {name: build_planner(config, prompts, llm, cache) for name, prompts in PROMPT_SETS.items()}
     server = TeacherServer(
-        build_planner(config, MINIGRID_PROMPTS), args.address, config.server.max_batch, config.server.max_wait_ms,
-        config.server.max_queue, args.parent_pid,
+        planners, args.address, config.server.max_batch, config.server.max_wait_ms, config.server.max_queue,
+        args.parent_pid,
     )
     install_signal_handlers(server)
     server.serve_forever()

@@ -1,7 +1,8 @@
 """Dynamic batching and coalescing policy of the teacher server; it never runs the model.
 
-Owns which descriptions wait, which run next, and who gets each answer:
-identical descriptions in flight (waiting or running) share one computation
+Owns which descriptions wait, which run next, and who gets each answer. A
+description is keyed by whatever identifies its answer (the server uses
+(prompt set, description)): identical keys in flight (waiting or running) share one computation
 (coalescing); a batch starts once ``max_batch`` descriptions wait or the oldest
 has waited ``max_wait_ms``, whichever comes first, and only while no other batch
 runs (one backend, one batch at a time); at most ``max_queue`` distinct
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Generic, Optional, TypeVar
+from typing import Generic, Hashable, Optional, TypeVar
 
 W = TypeVar("W")  # whoever waits for an answer (the server's reply address)
 
@@ -23,7 +24,7 @@ class QueueFull(RuntimeError):
 
 @dataclass
 class _Entry(Generic[W]):
-    payload: object  # what the backend needs besides the description (the perception)
+    payload: object  # what the backend needs (the server: the plan query)
     arrived: float
     waiters: list[W]
 
@@ -37,8 +38,8 @@ class Scheduler(Generic[W]):
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000
         self.max_queue = max_queue
-        self._waiting: OrderedDict[str, _Entry[W]] = OrderedDict()
-        self._running: dict[str, _Entry[W]] = {}
+        self._waiting: OrderedDict[Hashable, _Entry[W]] = OrderedDict()
+        self._running: dict[Hashable, _Entry[W]] = {}
 
     @property
     def depth(self) -> int:
@@ -49,7 +50,7 @@ class Scheduler(Generic[W]):
     def busy(self) -> bool:
         return bool(self._running)
 
-    def add(self, description: str, payload: object, waiter: W, now: float) -> bool:
+    def add(self, description: Hashable, payload: object, waiter: W, now: float) -> bool:
         """Queue a request; True when it joined one already in flight (coalesced)."""
         entry = self._running.get(description) or self._waiting.get(description)
         if entry is not None:
@@ -69,7 +70,7 @@ class Scheduler(Generic[W]):
         oldest = next(iter(self._waiting.values())).arrived
         return max(0.0, oldest + self.max_wait_s - now)
 
-    def take_batch(self, now: float) -> list[tuple[str, object]]:
+    def take_batch(self, now: float) -> list[tuple[Hashable, object]]:
         """The next batch (description, payload) if one is due, else []; it is running until :meth:`finish`."""
         if self.seconds_until_due(now) != 0.0:
             return []
@@ -80,7 +81,7 @@ class Scheduler(Generic[W]):
             batch.append((description, entry.payload))
         return batch
 
-    def finish(self) -> dict[str, list[W]]:
+    def finish(self) -> dict[Hashable, list[W]]:
         """End the running batch: who waits for each of its descriptions."""
         done = {description: entry.waiters for description, entry in self._running.items()}
         self._running = {}

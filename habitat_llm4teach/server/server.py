@@ -1,11 +1,16 @@
-"""The teacher inference server: one process owning the planner (LLM + plan cache), answering over ZeroMQ.
+"""The teacher inference server: one process owning the planners (one LLM, one plan cache), answering over ZeroMQ.
 
-Owns the process around the planner: a ROUTER socket on loopback TCP, request
+Owns the process around the planners: a ROUTER socket on loopback TCP, request
 validation (protocol.py), cache-first answers, dynamic batching and coalescing
 (scheduler.py), one backend worker thread running ``Planner.plan_batch``, the
 metrics, periodic and requested cache saving, and its own exit: on SIGTERM or
 SIGINT, and when the process that started it dies (``parent_pid``), so no
 server outlives its trainer.
+
+It is env-agnostic: it holds one planner per prompt set (teachers.py's
+``PROMPT_SETS``: MiniGrid and pick/place), all sharing the LLM and the cache,
+and a request carries its prompt set's name and its whole query (description,
+candidate skills, targets), so nothing is ever parsed back from a description.
 
 The I/O loop never waits for the model: heartbeats and cache hits are answered
 while a batch runs on the worker thread, which hands results back over an
@@ -20,15 +25,13 @@ import queue
 import signal
 import threading
 import time
-from collections import deque
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-import numpy as np
 import zmq
 
 from habitat_llm4teach.server import protocol
 from habitat_llm4teach.server.scheduler import QueueFull, Scheduler
-from habitat_llm4teach.teacher.minigrid.scene import DescriptionError, scene_from_description
+from habitat_llm4teach.teacher.types import PlanQuery
 
 if TYPE_CHECKING:
     from habitat_llm4teach.teacher.planner import Planner
@@ -36,17 +39,21 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _RESULTS = "inproc://teacher-server-results"
-_LATENCY_WINDOW = 2048  # latencies kept for the p50/p95 of the stats
 SAVE_INTERVAL_S = 30.0
 
 
 class TeacherServer:
     def __init__(
-        self, planner: "Planner", address: str, max_batch: int = 32, max_wait_ms: float = 20.0,
+        self, planners: Mapping[str, "Planner"], address: str, max_batch: int = 32, max_wait_ms: float = 20.0,
         max_queue: int = 4096, parent_pid: Optional[int] = None,
     ) -> None:
-        self.planner = planner
-        self.model = planner.llm.name
+        if not planners:
+            raise ValueError("the teacher server needs at least one planner")
+        self.planners = dict(planners)  # prompt set name -> its planner; one LLM and one cache shared by all
+        any_planner = next(iter(self.planners.values()))
+        self.model = any_planner.llm.name
+        self.cache = any_planner.cache
+        # Waiting requests, keyed by (prompt set, description): who asked, with which id, since when.
         self.scheduler: Scheduler[tuple[bytes, int, float]] = Scheduler(max_batch, max_wait_ms, max_queue)
         self.parent_pid = parent_pid
         self._context = zmq.Context()
@@ -58,9 +65,8 @@ class TeacherServer:
         self.address = self._router.getsockopt(zmq.LAST_ENDPOINT).decode()
         self._results = self._context.socket(zmq.PAIR)
         self._results.bind(_RESULTS)
-        self._batches: "queue.Queue[Optional[list[tuple[str, Any]]]]" = queue.Queue()
+        self._batches: "queue.Queue[Optional[list[tuple[Any, PlanQuery]]]]" = queue.Queue()
         self._stop = threading.Event()
-        self._latencies_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
         self.stats = {
             "requests": 0, "cache_hits": 0, "computed": 0, "coalesced": 0, "batches": 0, "errors": 0,
             "dropped_replies": 0,
@@ -74,7 +80,14 @@ class TeacherServer:
         results.connect(_RESULTS)
         while (batch := self._batches.get()) is not None:
             try:
-                answers = self.planner.plan_batch(batch)
+                # One backend call per prompt set in the batch; answers back in the batch's order.
+                answers: list[Any] = [None] * len(batch)
+                by_prompts: dict[str, list[int]] = {}
+                for index, ((prompts, _), _) in enumerate(batch):
+                    by_prompts.setdefault(prompts, []).append(index)
+                for prompts, indices in by_prompts.items():
+                    for index, answer in zip(indices, self.planners[prompts].plan_batch([batch[i][1] for i in indices])):
+                        answers[index] = answer
                 results.send_pyobj(("ok", answers))
             except Exception as error:  # a failed batch is answered with errors; the server lives on
                 logger.exception("teacher server: backend failed on a batch of %d", len(batch))
@@ -111,26 +124,30 @@ class TeacherServer:
                     self.stats["batches"] += 1
                     self._batches.put(batch)
                 if time.monotonic() - last_save > SAVE_INTERVAL_S:
-                    self.planner.cache.save()
+                    self.cache.save()
                     last_save = time.monotonic()
         finally:
             self._batches.put(None)
-            self.planner.cache.save()
+            self.cache.save()
             self._router.close()
             worker.join(timeout=5)
             self._results.close()
             self._context.term()
             logger.info("teacher server: stopped")
 
-    def _reply(self, identity: bytes, type_: str, request_id: Optional[int], **fields: Any) -> None:
+    def _reply(
+        self, identity: bytes, type_: str, request_id: Optional[int], version: object = protocol.VERSION, **fields: Any
+    ) -> None:
         try:
-            self._router.send_multipart([identity, protocol.encode(type_, request_id, **fields)], zmq.NOBLOCK)
+            self._router.send_multipart([identity, protocol.encode(type_, request_id, version, **fields)], zmq.NOBLOCK)
         except zmq.ZMQError:  # EHOSTUNREACH: the client disconnected; EAGAIN: it stopped reading
             self.stats["dropped_replies"] += 1
 
-    def _error(self, identity: bytes, request_id: Optional[int], code: str, message: str) -> None:
+    def _error(
+        self, identity: bytes, request_id: Optional[int], code: str, message: str, version: object = protocol.VERSION
+    ) -> None:
         self.stats["errors"] += 1
-        self._reply(identity, protocol.ERROR, request_id, code=code, message=message)
+        self._reply(identity, protocol.ERROR, request_id, version, code=code, message=message)
 
     def _handle(self, identity: bytes, *frames: bytes) -> None:
         if len(frames) != 1:
@@ -139,40 +156,55 @@ class TeacherServer:
         try:
             message = protocol.decode_request(frames[0])
         except protocol.ProtocolError as error:
+            if error.code == protocol.VERSION_MISMATCH:
+                # Answered in the sender's own version so that it can read why; version-1 clients know no
+                # "version" code, so they get theirs for a bad message (and log the text).
+                version = protocol.version_of(frames[0])
+                code = protocol.MALFORMED if version == 1 else protocol.VERSION_MISMATCH
+                self._error(identity, error.request_id, code, str(error), version)
+                return
             self._error(identity, error.request_id, error.code, str(error))
             return
         if message.type == protocol.PING:
             self._reply(identity, protocol.PONG, message.id, model=self.model, pid=os.getpid(), stats=self.snapshot())
         elif message.type == protocol.SAVE:
-            self.planner.cache.save()
-            self._reply(identity, protocol.SAVED, message.id, path=str(self.planner.cache.path))
+            self.cache.save()
+            self._reply(identity, protocol.SAVED, message.id, path=str(self.cache.path))
         else:
             self._plan(identity, message)
 
     def _plan(self, identity: bytes, message: protocol.Message) -> None:
         self.stats["requests"] += 1
         now = time.monotonic()
-        model, description = message.fields["model"], message.fields["description"]
+        model, prompts = message.fields["model"], message.fields["prompts"]
         if model != self.model:
             self._error(identity, message.id, protocol.UNKNOWN_MODEL, f"this server serves '{self.model}', not '{model}'")
             return
-        cached = self.planner.cache.get(self.planner.cache_key(description))
+        planner = self.planners.get(prompts)
+        if planner is None:
+            self._error(
+                identity, message.id, protocol.UNKNOWN_PROMPTS,
+                f"this server has no prompt set '{prompts}'; it has {sorted(self.planners)}",
+            )
+            return
+        try:
+            query = protocol.query_from_wire(message.fields, planner.prompts.skills)
+        except protocol.ProtocolError as error:
+            self._error(identity, message.id, error.code, str(error))
+            return
+        cached = self.cache.get(planner.cache_key(query.description))
         if cached is not None:  # a hit never touches the model
             self.stats["cache_hits"] += 1
-            self._answer(identity, message.id, now, cached)
+            self._answer(identity, message.id, cached)
             return
         try:
-            perception = scene_from_description(description)
-        except DescriptionError as error:
-            self._error(identity, message.id, protocol.BAD_DESCRIPTION, str(error))
-            return
-        try:
-            self.stats["coalesced"] += self.scheduler.add(description, perception, (identity, message.id, now), now)
+            self.stats["coalesced"] += self.scheduler.add(
+                (prompts, query.description), query, (identity, message.id, now), now
+            )
         except QueueFull as error:
             self._error(identity, message.id, protocol.QUEUE_FULL, f"{error}; ask again later")
 
-    def _answer(self, identity: bytes, request_id: int, arrived: float, answer: Any) -> None:
-        self._latencies_ms.append((time.monotonic() - arrived) * 1000)
+    def _answer(self, identity: bytes, request_id: int, answer: Any) -> None:
         self._reply(identity, protocol.RESULT, request_id, **protocol.plans_to_wire(answer))
 
     def _finish_batch(self, status: str, outcome: Any) -> None:
@@ -180,23 +212,16 @@ class TeacherServer:
         if status == "ok":
             self.stats["computed"] += len(waiting)
             for answer, waiters in zip(outcome, waiting.values()):
-                for identity, request_id, arrived in waiters:
-                    self._answer(identity, request_id, arrived, answer)
+                for identity, request_id, _ in waiters:
+                    self._answer(identity, request_id, answer)
             return
         for waiters in waiting.values():
             for identity, request_id, _ in waiters:
                 self._error(identity, request_id, protocol.INTERNAL, f"the backend failed: {outcome}")
 
     def snapshot(self) -> dict[str, float]:
-        """Cumulative counters, the queue depth now, and latency percentiles over the recent window."""
-        latencies = np.asarray(self._latencies_ms)
-        return {
-            **self.stats,
-            "queue_depth": self.scheduler.depth,
-            "latency_p50_ms": float(np.percentile(latencies, 50)) if len(latencies) else float("nan"),
-            "latency_p95_ms": float(np.percentile(latencies, 95)) if len(latencies) else float("nan"),
-            "uptime_s": time.monotonic() - self._started,
-        }
+        """Cumulative counters and the queue depth now (the heartbeat's ``stats``; latency is measured by clients)."""
+        return {**self.stats, "queue_depth": self.scheduler.depth, "uptime_s": time.monotonic() - self._started}
 
 
 def install_signal_handlers(server: TeacherServer) -> None:

@@ -1,4 +1,4 @@
-"""Description -> plan distribution: the LLM planner, in the paper's two ways of asking.
+"""Plan query -> plan distribution: the LLM planner, in the paper's two ways of asking.
 
 - :class:`ScorePlanner` scores every valid candidate next skill by its
   log-likelihood as the answer to the prompt (one batched forward pass over a
@@ -9,12 +9,14 @@
   objects, and turn plan frequencies into probabilities.
 
 Both look answers up in the :class:`PlanCache` first. ``plan_batch`` answers
-several descriptions at once (the inference server's batches): ScorePlanner
+several queries at once (the inference server's batches): ScorePlanner
 scores all their candidates in one cross-prompt backend call; SamplePlanner
 asks one description after the other.
 
-The planner holds no prompts: each env's teacher hands it a :class:`PromptSet`
-(teacher/minigrid/prompts.py, teacher/rearrange/prompts.py).
+A query (``teacher/types.PlanQuery``) is text only: the description, the
+candidate next skills and the targets a plan may name; the planner never sees
+a perception. It holds no prompts either: each env's teacher hands it a
+:class:`PromptSet` (teacher/minigrid/prompts.py, teacher/rearrange/prompts.py).
 """
 
 from __future__ import annotations
@@ -23,22 +25,18 @@ import logging
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from habitat_llm4teach.teacher.cache import CacheKey, PlanCache
 from habitat_llm4teach.teacher.llm import CausalLM
-from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
+from habitat_llm4teach.teacher.types import Plan, PlanDistribution, PlanQuery, SkillCall
 
 if TYPE_CHECKING:
     from habitat_llm4teach.config.structured import TeacherConfig
 
 logger = logging.getLogger(__name__)
-
-# What an env's teacher perceives (its prompt set's perception type); the planner only passes it on.
-Perception = Any
-
 
 def user_message(description: str, candidates: Sequence[SkillCall], ask: str) -> str:
     return f"{description}\nSkills: {'; '.join(str(c) for c in candidates)}.\n{ask}"
@@ -48,12 +46,15 @@ def user_message(description: str, candidates: Sequence[SkillCall], ask: str) ->
 class PromptSet:
     """What the planner tells the LLM for one kind of environment, and how it reads the answers."""
 
+    name: str  # the env kind it speaks for ("minigrid", "rearrange"); requests to the server name it
     version: str  # part of the plan-cache key
+    skills: tuple[str, ...]  # the skill vocabulary: a candidate or target naming another skill is refused
     system_prompt: str
-    examples: tuple[tuple[str, str, str], ...]  # (description, next skill, whole plan)
-    scene_of: Callable[[str], Any]  # example description -> its perception (for its candidate skills)
-    candidate_skills: Callable[[Any], list[SkillCall]]
-    parse_plan: Callable[[str, Any], tuple[list[SkillCall], int]]
+    examples: tuple[tuple[PlanQuery, str, str], ...]  # (query, next skill, whole plan)
+    # LLM plan text + the targets each skill may name -> (valid steps, rejected steps)
+    parse_steps: Callable[[str, Mapping[str, Sequence[str]]], tuple[list[SkillCall], int]]
+    # The env teacher's perception -> its query (description, offered next skills, nameable targets)
+    query_of: Callable[[Any], PlanQuery]
 
 
 class Planner(ABC):
@@ -78,50 +79,49 @@ class Planner(ABC):
     def _example_answer(self, example: tuple[str, str, str]) -> str: ...
 
     @abstractmethod
-    def _query(self, prompt: str, perception: Perception) -> PlanDistribution: ...
+    def _query(self, prompt: str, query: PlanQuery) -> PlanDistribution: ...
 
     def _build_messages_before_query(self) -> list[dict]:
         messages = [{"role": "system", "content": self.prompts.system_prompt}]
         for example in self.prompts.examples:
-            description = example[0]
-            candidates = self.prompts.candidate_skills(self.prompts.scene_of(description))
-            messages.append({"role": "user", "content": user_message(description, candidates, self.ask)})
+            query = example[0]
+            messages.append({"role": "user", "content": user_message(query.description, query.candidates, self.ask)})
             messages.append({"role": "assistant", "content": self._example_answer(example)})
         return messages
 
-    def prompt(self, description: str, perception: Perception) -> str:
-        query = {"role": "user", "content": user_message(description, self.prompts.candidate_skills(perception), self.ask)}
-        return self.llm.render_chat([*self._messages_before_query, query])
+    def prompt(self, query: PlanQuery) -> str:
+        message = {"role": "user", "content": user_message(query.description, query.candidates, self.ask)}
+        return self.llm.render_chat([*self._messages_before_query, message])
 
     def cache_key(self, description: str) -> CacheKey:
         return CacheKey(description, self.llm.name, self.prompts.version, self.cache_mode)
 
-    def plan(self, description: str, perception: Perception) -> PlanDistribution:
-        key = self.cache_key(description)
+    def plan(self, query: PlanQuery) -> PlanDistribution:
+        key = self.cache_key(query.description)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        answer = self._query(self.prompt(description, perception), perception)
+        answer = self._query(self.prompt(query), query)
         self.cache.put(key, answer)
         return answer
 
-    def plan_batch(self, queries: Sequence[tuple[str, Perception]]) -> list[PlanDistribution]:
-        """:meth:`plan` for several (description, perception) pairs: cache first, each new description asked once,
-        all of them in one backend call where the planner supports it."""
+    def plan_batch(self, queries: Sequence[PlanQuery]) -> list[PlanDistribution]:
+        """:meth:`plan` for several queries: cache first, each new description asked once, all of them in one
+        backend call where the planner supports it."""
         answers: dict[str, Optional[PlanDistribution]] = {}
-        for description, _ in queries:
-            if description not in answers:
-                answers[description] = self.cache.get(self.cache_key(description))
-        new = {d: p for d, p in queries if answers[d] is None}
+        for query in queries:
+            if query.description not in answers:
+                answers[query.description] = self.cache.get(self.cache_key(query.description))
+        new = {q.description: q for q in queries if answers[q.description] is None}
         if new:
-            prompts = [self.prompt(d, p) for d, p in new.items()]
+            prompts = [self.prompt(q) for q in new.values()]
             for description, answer in zip(new, self._query_batch(prompts, list(new.values()))):
                 self.cache.put(self.cache_key(description), answer)
                 answers[description] = answer
-        return [answers[d] for d, _ in queries]
+        return [answers[q.description] for q in queries]
 
-    def _query_batch(self, prompts: Sequence[str], perceptions: Sequence[Perception]) -> list[PlanDistribution]:
-        return [self._query(prompt, perception) for prompt, perception in zip(prompts, perceptions)]
+    def _query_batch(self, prompts: Sequence[str], queries: Sequence[PlanQuery]) -> list[PlanDistribution]:
+        return [self._query(prompt, query) for prompt, query in zip(prompts, queries)]
 
 
 class ScorePlanner(Planner):
@@ -160,13 +160,12 @@ class ScorePlanner(Planner):
         order = np.argsort(-probs, kind="stable")
         return PlanDistribution(tuple(Plan((candidates[i],), float(probs[i])) for i in order))
 
-    def _query(self, prompt: str, perception: Perception) -> PlanDistribution:
-        candidates = self.prompts.candidate_skills(perception)
-        return self._distribution(candidates, self.skill_scores(prompt, candidates))
+    def _query(self, prompt: str, query: PlanQuery) -> PlanDistribution:
+        return self._distribution(query.candidates, self.skill_scores(prompt, query.candidates))
 
-    def _query_batch(self, prompts: Sequence[str], perceptions: Sequence[Perception]) -> list[PlanDistribution]:
+    def _query_batch(self, prompts: Sequence[str], queries: Sequence[PlanQuery]) -> list[PlanDistribution]:
         """Every candidate of every prompt in one cross-prompt batch (CausalLM.score_batch)."""
-        candidates = [self.prompts.candidate_skills(p) for p in perceptions]
+        candidates = [q.candidates for q in queries]
         scores = self.llm.score_batch(prompts, [[str(c) for c in cs] for cs in candidates], static_prefix=self.static_prefix)
         return [self._distribution(cs, self._column(s)) for cs, s in zip(candidates, scores)]
 
@@ -192,12 +191,13 @@ class SamplePlanner(Planner):
     def _example_answer(self, example: tuple[str, str, str]) -> str:
         return example[2]
 
-    def _query(self, prompt: str, perception: Perception) -> PlanDistribution:
+    def _query(self, prompt: str, query: PlanQuery) -> PlanDistribution:
         texts = self.llm.sample(prompt, self.num_samples, self.temperature, self.max_new_tokens, self.static_prefix)
         counts: Counter[tuple[SkillCall, ...]] = Counter()
         invalid = 0
+        targets = query.targets_by_skill
         for text in texts:
-            steps, rejected = self.prompts.parse_plan(text, perception)
+            steps, rejected = self.prompts.parse_steps(text, targets)
             invalid += rejected
             if steps:
                 counts[tuple(steps)] += 1
@@ -208,12 +208,17 @@ class SamplePlanner(Planner):
         return PlanDistribution(plans, invalid)
 
 
-def build_planner(config: "TeacherConfig", prompts: PromptSet) -> Planner:
-    """The planner a :class:`TeacherConfig` describes, with its LLM and plan cache, speaking ``prompts``."""
+def build_planner(
+    config: "TeacherConfig", prompts: PromptSet, llm: Optional[CausalLM] = None, cache: Optional[PlanCache] = None
+) -> Planner:
+    """The planner a :class:`TeacherConfig` describes, speaking ``prompts``; its LLM and plan cache are loaded
+    unless given (the server shares one of each between the prompt sets it serves)."""
     if config.mode not in ("score", "sample"):
         raise ValueError(f"teacher mode must be 'score' or 'sample', got '{config.mode}'")
-    cache = PlanCache(config.cache_path, read_only=config.cache_read_only)
-    llm = CausalLM(config.model, dtype=config.dtype, device=config.device)
+    if cache is None:
+        cache = PlanCache(config.cache_path, read_only=config.cache_read_only)
+    if llm is None:
+        llm = CausalLM(config.model, dtype=config.dtype, device=config.device)
     if config.mode == "score":
         return ScorePlanner(llm, cache, config.sharpen_temperature, config.length_norm, prompts=prompts)
     return SamplePlanner(llm, cache, config.num_samples, config.sample_temperature, prompts=prompts)

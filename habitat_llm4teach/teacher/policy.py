@@ -24,7 +24,7 @@ class TeacherPolicy(nn.Module, Policy):
     Subclasses (one per environment's teacher) name their teacher class and give ``act``.
     """
 
-    teacher_class: Any  # the in-process teacher it runs: its from_config(teacher config, observation space, action space)
+    teacher_class: Any  # the env's Teacher (teacher/guidance.py), over the planner in this process
     # Per-env state [layers, size] that habitat's evaluator keeps for the policy as its "hidden state":
     # zeroed through the masks at each new episode and sliced when it pauses envs. None by default.
     state_shape: tuple[int, int] = (0, 0)

@@ -1,4 +1,5 @@
-"""Data passed along every teacher's path, whatever the env: skill calls, their verdicts, plan distributions.
+"""Data passed along every teacher's path, whatever the env: skill calls, their verdicts, plan queries and
+plan distributions.
 
 What an env's teacher perceives and the skill names it offers live with that teacher
 (teacher/minigrid/types.py, teacher/rearrange/perception.py and describe.py).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 
 class SkillStatus(enum.Enum):
@@ -51,3 +52,28 @@ class PlanDistribution:
     @property
     def has_guidance(self) -> bool:
         return len(self.plans) > 0
+
+
+@dataclass(frozen=True)
+class PlanQuery:
+    """Everything a planner needs to answer for one perception, whatever the env: no perception, only text.
+
+    An env's teacher builds it (its prompt set's ``query_of``); the inference server receives it whole, so the
+    server never parses a description back into a scene.
+    """
+
+    description: str
+    candidates: tuple[SkillCall, ...]  # the next skills offered (score mode ranks exactly these)
+    # Per skill, the targets a plan step may name (sample mode validates plans against them); a skill without
+    # targets (e.g. ``explore``) maps to ().
+    targets: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @staticmethod
+    def make(description: str, candidates: Sequence[SkillCall], targets: Mapping[str, Sequence[str]]) -> "PlanQuery":
+        return PlanQuery(
+            description, tuple(candidates), tuple((skill, tuple(names)) for skill, names in targets.items())
+        )
+
+    @property
+    def targets_by_skill(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.targets)

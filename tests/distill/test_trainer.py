@@ -32,7 +32,8 @@ from habitat_llm4teach.envs.minigrid.symbolic import symbolic_size
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.teacher.cache import CacheKey, PlanCache
 from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
-from habitat_llm4teach.teacher.minigrid.guidance import TEACHER_ACTION_SPACE, InprocTeacher, check_action_space
+from habitat_llm4teach.teacher.minigrid.guidance import TEACHER_ACTION_SPACE, MiniGridTeacher, check_action_space
+from habitat_llm4teach.teacher.source import LocalPlanSource
 from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
 
 CONFIG = "--config-name=minigrid/simpledoorkey_llm4teach"
@@ -130,8 +131,8 @@ class ScriptedPlanner:
         self.answer = answer
         self.cache = PlanCache()
 
-    def plan(self, description: str, perception) -> PlanDistribution:
-        key = CacheKey(description, "scripted", "v1", "score")
+    def plan(self, query) -> PlanDistribution:
+        key = CacheKey(query.description, "scripted", "v1", "score")
         found = self.cache.get(key)
         if found is None:
             self.cache.put(key, self.answer)
@@ -139,22 +140,23 @@ class ScriptedPlanner:
         return found
 
 
-def test_inproc_teacher_turns_observations_into_teacher_probs_and_stats():
+def test_minigrid_teacher_in_process_turns_observations_into_teacher_probs_and_stats():
     pick_up_key = PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),))
-    teacher = InprocTeacher(ScriptedPlanner(pick_up_key), (5, 5), "open the door")
+    teacher = MiniGridTeacher(LocalPlanSource(ScriptedPlanner(pick_up_key)), (5, 5), "open the door")
     symbolic = torch.from_numpy(np.stack([_symbolic_scene()] * 3))  # [N, S]
-    guidance = teacher.guide(symbolic)
-    assert guidance.teacher_probs.shape == (3, TEACHER_ACTION_SPACE.n) and guidance.teacher_probs.dtype == torch.float32
-    assert guidance.teacher_guided.shape == (3, 1) and guidance.teacher_guided.all()
-    assert torch.allclose(guidance.teacher_probs.sum(-1), torch.ones(3))
-    assert guidance.teacher_probs.max() == 1.0  # one plan: a one-hot next action
+    teacher_probs, teacher_guided = teacher.guide(symbolic)
+    assert teacher_probs.shape == (3, TEACHER_ACTION_SPACE.n) and teacher_probs.dtype == torch.float32
+    assert teacher_guided.shape == (3, 1) and teacher_guided.all()
+    assert torch.allclose(teacher_probs.sum(-1), torch.ones(3))
+    assert teacher_probs.max() == 1.0  # one plan: a one-hot next action
+    assert teacher.last_plans == ["pick up yellow key (1.00)"] * 3 and teacher.last_skills == ["pick up yellow key"] * 3
     stats = teacher.pop_stats()
     assert stats == {PLAN_CACHE_HIT_RATE: pytest.approx(2 / 3), GUIDED_FRAC: 1.0}
 
-    silent = InprocTeacher(ScriptedPlanner(PlanDistribution(())), (5, 5), "open the door")
-    guidance = silent.guide(symbolic)
-    assert not guidance.teacher_guided.any()
-    assert torch.allclose(guidance.teacher_probs, torch.full((3, 7), 1 / 7))
+    silent = MiniGridTeacher(LocalPlanSource(ScriptedPlanner(PlanDistribution(()))), (5, 5), "open the door")
+    teacher_probs, teacher_guided = silent.guide(symbolic)
+    assert not teacher_guided.any()
+    assert torch.allclose(teacher_probs, torch.full((3, 7), 1 / 7))
     assert silent.pop_stats()[GUIDED_FRAC] == 0.0
 
 
@@ -185,16 +187,17 @@ def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
             self.stepped.append(index)
 
     class Planner(ScriptedPlanner):
-        def plan(self, description, perception):
-            return super().plan(description, perception) if perception.objects else PlanDistribution(())
+        def plan(self, query):  # the empty scene offers explore alone: no plan for it
+            return super().plan(query) if len(query.candidates) > 1 else PlanDistribution(())
 
     trainer = object.__new__(L4TTrainer)
     trainer.envs = Envs()
     trainer._agent = SimpleNamespace(nbuffers=1, rollouts=storage, actor_critic=policy)
     trainer._env_spec = SimpleNamespace(action_space=spaces.Discrete(7))
     trainer._schedule, trainer.num_updates_done = PaperSchedule(), 0
-    trainer._teacher = InprocTeacher(
-        Planner(PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),))), (5, 5), "open the door"
+    trainer._teacher = MiniGridTeacher(
+        LocalPlanSource(Planner(PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),)))), (5, 5),
+        "open the door",
     )
     for step in range(num_steps):
         # step t: env 0 sees the key scene on even steps, env 1 on odd steps
@@ -219,13 +222,13 @@ def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
     assert not storage.buffers[TEACHER_GUIDED][:num_steps].any()
 
 
-def test_inproc_teacher_checks_the_env_before_loading_any_model():
+def test_minigrid_teacher_checks_the_env_before_loading_any_model():
     obs_space = spaces.Dict({keys.RGB: spaces.Box(0, 255, (8, 8, 3), np.uint8)})
     config = SimpleNamespace(model="/nonexistent/model", mission="open the door")
     with pytest.raises(ConfigError, match="env's action space is Discrete\\(4\\)"):
-        InprocTeacher.from_config(config, obs_space, spaces.Discrete(4))
+        MiniGridTeacher.from_config(config, obs_space, spaces.Discrete(4))
     with pytest.raises(ConfigError, match="'minigrid_symbolic' observation"):
-        InprocTeacher.from_config(config, obs_space, spaces.Discrete(7))
+        MiniGridTeacher.from_config(config, obs_space, spaces.Discrete(7))
 
 
 # -- real trainings through the CLI (a few updates of 2 envs x 16 steps) -------------------------------

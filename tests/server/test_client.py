@@ -1,5 +1,6 @@
 """The trainer's client against real server processes (tiny random LLM): non-blocking and blocking guidance,
-restart after a crash or a hang with the persisted cache reloaded, giving up, model mismatch, no orphans."""
+restart after a crash or a hang with the persisted cache reloaded, giving up, model mismatch, version mismatch,
+no orphans; and the pick/place teacher through a real server (no simulator: observations from a scene file)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ from omegaconf import OmegaConf
 
 from habitat_llm4teach.config.structured import TeacherConfig
 from habitat_llm4teach.server import client as client_module
-from habitat_llm4teach.server.client import (
-    DROPPED, RESTARTS, UP, ServerProcess, ServerTeacher, TeacherClient, free_loopback_address,
-)
+from habitat_llm4teach.server.client import TeacherClient
+from habitat_llm4teach.server.connection import free_loopback_address
+from habitat_llm4teach.server.process import ServerProcess
+from habitat_llm4teach.server.remote import DROPPED, ERRORS, RESTARTS, UP, RemotePlanSource
 from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
 from habitat_llm4teach.teacher.llm import model_name
+from habitat_llm4teach.teacher.minigrid.guidance import MiniGridTeacher
+from habitat_llm4teach.teacher.minigrid.prompts import query_from_description
 from helpers import pid_alive
 
 NOTHING = "Agent sees <nothing>, holds <nothing>. Goal: open the door."
+NOTHING_QUERY = query_from_description(NOTHING)
 
 
 def symbolic_scene() -> np.ndarray:
@@ -43,9 +48,14 @@ def teacher_config(model, tmp_path, **server):
     return config
 
 
-def start_client(config) -> TeacherClient:
+def start_client(config, prompts: str = "minigrid") -> TeacherClient:
     address = free_loopback_address()
-    return TeacherClient(address, model_name(config.model), config.server, ServerProcess(address, OmegaConf.to_container(config)))
+    process = ServerProcess(address, OmegaConf.to_container(config))
+    return TeacherClient(address, model_name(config.model), prompts, config.server, process)
+
+
+def minigrid_teacher(client: TeacherClient, blocking: bool = False) -> MiniGridTeacher:
+    return MiniGridTeacher(RemotePlanSource(client, blocking), (5, 5), "open the door")
 
 
 def pump_until(client: TeacherClient, condition, timeout_s: float = 120) -> None:
@@ -58,16 +68,18 @@ def pump_until(client: TeacherClient, condition, timeout_s: float = 120) -> None
 def test_non_blocking_guidance_arrives_later_and_close_stops_the_server(tiny_model_dir, tmp_path):
     config = teacher_config(tiny_model_dir, tmp_path)
     client = start_client(config)
-    teacher = ServerTeacher(client, (5, 5), "open the door")
+    teacher = minigrid_teacher(client)
     symbolic = torch.from_numpy(np.stack([symbolic_scene()] * 3))  # [N, S]
-    first = teacher.guide(symbolic)  # the server is still loading: no answer yet, no waiting
-    assert not first.teacher_guided.any() and torch.allclose(first.teacher_probs, torch.full((3, 7), 1 / 7))
+    teacher_probs, teacher_guided = teacher.guide(symbolic)  # the server is still loading: no answer yet, no waiting
+    assert not teacher_guided.any() and torch.allclose(teacher_probs, torch.full((3, 7), 1 / 7))
+    assert teacher.last_plans == [""] * 3 and teacher.last_skills == [""] * 3
     pump_until(client, lambda: len(client.answers) == 1)
-    later = teacher.guide(symbolic)
-    assert later.teacher_guided.all() and torch.allclose(later.teacher_probs.sum(-1), torch.ones(3))
+    teacher_probs, teacher_guided = teacher.guide(symbolic)
+    assert teacher_guided.all() and torch.allclose(teacher_probs.sum(-1), torch.ones(3))
     stats = teacher.pop_stats()
-    assert stats[GUIDED_FRAC] == 0.5 and stats[PLAN_CACHE_HIT_RATE] == 0.5 and stats[UP] == 1.0
-    assert stats[RESTARTS] == 0 and stats[DROPPED] == 0
+    # 6 lookups; one LLM run (the first lookup's): the rest waited on it or read the answer table.
+    assert stats[GUIDED_FRAC] == 0.5 and stats[PLAN_CACHE_HIT_RATE] == pytest.approx(5 / 6) and stats[UP] == 1.0
+    assert stats[RESTARTS] == 0 and stats[DROPPED] == 0 and stats[ERRORS] == 0
     assert set(stats) == set(teacher.pop_stats())  # the same keys every time (DD-PPO reduces them as one vector)
     pid = client.process.pid
     teacher.close()
@@ -76,9 +88,9 @@ def test_non_blocking_guidance_arrives_later_and_close_stops_the_server(tiny_mod
 
 def test_blocking_mode_waits_for_the_answer(tiny_model_dir, tmp_path):
     client = start_client(teacher_config(tiny_model_dir, tmp_path))
-    teacher = ServerTeacher(client, (5, 5), "open the door", blocking=True)
+    teacher = minigrid_teacher(client, blocking=True)
     try:
-        assert teacher.guide(torch.from_numpy(symbolic_scene()[None])).teacher_guided.all()
+        assert teacher.guide(torch.from_numpy(symbolic_scene()[None]))[1].all()
     finally:
         teacher.close()
 
@@ -87,19 +99,19 @@ def test_blocking_mode_waits_for_the_answer(tiny_model_dir, tmp_path):
 def test_a_dead_or_hung_server_is_restarted_and_reloads_its_cache(tiny_model_dir, tmp_path, fault):
     client = start_client(teacher_config(tiny_model_dir, tmp_path, timeout_s=3.0))
     try:
-        client.request(NOTHING)
+        client.request(NOTHING_QUERY)
         pump_until(client, lambda: NOTHING in client.answers)
         client.save()
         pump_until(client, lambda: (tmp_path / "plans.json").is_file(), 10)
         first_pid = client.process.pid
         os.kill(first_pid, signal.SIGKILL if fault == "crash" else signal.SIGSTOP)
         client.answers.clear()
-        client.request(NOTHING)  # in flight when the server fails: dropped, asked again after the restart
+        client.request(NOTHING_QUERY)  # in flight when the server fails: dropped, asked again after the restart
         pump_until(client, lambda: client.restarts == 1)
         assert client.dropped >= 1 and not pid_alive(first_pid)
         assert (client.timeouts >= 1) == (fault == "hang")  # a hang is noticed by timeouts, a crash by the exit
         pump_until(client, lambda: client.ready)
-        client.request(NOTHING)
+        client.request(NOTHING_QUERY)
         pump_until(client, lambda: NOTHING in client.answers)
         assert client.answers[NOTHING].source == "cache"  # the new server loaded the persisted cache
     finally:
@@ -108,10 +120,10 @@ def test_a_dead_or_hung_server_is_restarted_and_reloads_its_cache(tiny_model_dir
 
 def test_a_server_that_never_becomes_ready_means_no_teacher(tmp_path, caplog):
     client = start_client(teacher_config(tmp_path / "no-such-model", tmp_path, max_restarts=1))
-    teacher = ServerTeacher(client, (5, 5), "open the door")
+    teacher = minigrid_teacher(client)
     pump_until(client, lambda: client.gave_up, timeout_s=120)
     assert client.restarts == 1 and client.process.exit_code is not None
-    assert not teacher.guide(torch.from_numpy(symbolic_scene()[None])).teacher_guided.any()
+    assert not teacher.guide(torch.from_numpy(symbolic_scene()[None]))[1].any()
     teacher.close()
 
 
@@ -121,7 +133,7 @@ def test_attaching_to_a_server_of_another_model_gives_up_with_a_clear_message(ti
     monkeypatch.setattr(client_module.logger, "warning", warnings.append)
     try:
         pump_until(owner, lambda: owner.ready)
-        other = TeacherClient(owner.connection.address, "qwen-9000b", owner.config)
+        other = TeacherClient(owner.connection.address, "qwen-9000b", "minigrid", owner.config)
         pump_until(other, lambda: other.gave_up, 30)
         assert any(f"serves '{model_name(str(tiny_model_dir))}', not 'qwen-9000b'" in w for w in warnings)
         other.close()
@@ -147,3 +159,41 @@ os._exit(0)  # no atexit, no clean-up: like a crash
     while pid_alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not pid_alive(server_pid)
+
+
+def test_a_server_of_another_protocol_version_is_given_up_on_at_once_with_the_reason(tmp_path, monkeypatch):
+    """An old (version 1) server answers every message with a version-1 error: no waiting for readiness timeouts."""
+    import json
+    import threading
+
+    import zmq
+
+    warnings: list[str] = []
+    monkeypatch.setattr(client_module.logger, "warning", warnings.append)
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    stop = threading.Event()
+
+    def old_server() -> None:
+        while not stop.is_set():
+            if router.poll(50):
+                identity, frame = router.recv_multipart()
+                reply = {"v": 1, "type": "error", "id": json.loads(frame)["id"], "code": "malformed",
+                         "message": "protocol version 2, this side speaks 1"}
+                router.send_multipart([identity, json.dumps(reply).encode()])
+
+    thread = threading.Thread(target=old_server, daemon=True)
+    thread.start()
+    config = teacher_config(tmp_path / "unused", tmp_path, ready_timeout_s=600.0)
+    client = TeacherClient(f"tcp://127.0.0.1:{port}", "m", "minigrid", config.server)
+    try:
+        started = time.monotonic()
+        pump_until(client, lambda: client.gave_up, timeout_s=10)
+        assert time.monotonic() - started < 5  # not the 600 s readiness timeout
+        assert any("speaks teacher-server protocol version 1, this side speaks 2" in w for w in warnings), warnings
+    finally:
+        client.close()
+        stop.set()
+        thread.join(5)
+        router.close(linger=0)

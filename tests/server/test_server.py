@@ -12,8 +12,10 @@ import zmq
 
 from habitat_llm4teach.server import protocol
 from habitat_llm4teach.server.server import TeacherServer
-from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
+from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS, query_from_description
 from habitat_llm4teach.teacher.planner import ScorePlanner
+from habitat_llm4teach.teacher.rearrange.prompts import REARRANGE_PROMPTS
+from habitat_llm4teach.teacher.types import PlanQuery, SkillCall
 from teacher.llm_fakes import FakeLLM
 
 KEY_DOOR = "Agent sees <yellow key>, <yellow door (locked)>, holds <nothing>. Goal: open the door."
@@ -46,7 +48,7 @@ def running():
 
     def start(**kwargs):
         llm = GatedLLM()
-        server = TeacherServer(ScorePlanner(llm, sharpen_temperature=0.5, prompts=MINIGRID_PROMPTS), "tcp://127.0.0.1:*", **kwargs)
+        server = TeacherServer(planners(llm), "tcp://127.0.0.1:*", **kwargs)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         servers.append((server, thread, llm))
@@ -60,6 +62,12 @@ def running():
         assert not thread.is_alive()
 
 
+def planners(llm, cache=None) -> dict[str, ScorePlanner]:
+    """Both prompt sets over one LLM and one cache, as the server process builds them."""
+    minigrid = ScorePlanner(llm, cache, sharpen_temperature=0.5, prompts=MINIGRID_PROMPTS)
+    return {"minigrid": minigrid, "rearrange": ScorePlanner(llm, minigrid.cache, prompts=REARRANGE_PROMPTS)}
+
+
 def dealer(address: str) -> zmq.Socket:
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -67,8 +75,13 @@ def dealer(address: str) -> zmq.Socket:
     return sock
 
 
+def plan_request(request_id: int, description: str, model: str = "fake-llm", prompts: str = "minigrid") -> bytes:
+    query = protocol.query_to_wire(query_from_description(description))
+    return protocol.encode(protocol.PLAN, request_id, model=model, prompts=prompts, **query)
+
+
 def ask(sock: zmq.Socket, request_id: int, description: str, model: str = "fake-llm") -> None:
-    sock.send(protocol.encode(protocol.PLAN, request_id, model=model, description=description))
+    sock.send(plan_request(request_id, description, model))
 
 
 def replies(sock: zmq.Socket, n: int, timeout_s: float = 10) -> list[protocol.Message]:
@@ -105,7 +118,14 @@ def test_answers_batches_coalesces_and_hits_the_cache(running):
     (pong,) = replies(b, 1)
     stats = pong.fields["stats"]
     assert (stats["requests"], stats["computed"], stats["coalesced"], stats["cache_hits"], stats["batches"]) == (6, 3, 2, 1, 2)
-    assert pong.fields["model"] == "fake-llm" and stats["queue_depth"] == 0 and stats["latency_p95_ms"] >= 0
+    assert pong.fields["model"] == "fake-llm" and stats["queue_depth"] == 0 and stats["errors"] == 0
+
+
+def _plan(request_id: int, **changes) -> bytes:
+    """A plan request for NOTHING with some fields changed (None: removed)."""
+    fields = {"model": "fake-llm", "prompts": "minigrid", **protocol.query_to_wire(query_from_description(NOTHING))}
+    fields.update(changes)
+    return protocol.encode(protocol.PLAN, request_id, **{k: v for k, v in fields.items() if v is not None})
 
 
 @pytest.mark.parametrize(
@@ -113,21 +133,66 @@ def test_answers_batches_coalesces_and_hits_the_cache(running):
     [
         ([b"{oops"], protocol.MALFORMED, "not JSON"),
         ([b"a", b"b"], protocol.MALFORMED, "one frame"),
-        ([json.dumps({"v": 1, "type": "plan", "id": 3, "model": "m"}).encode()], protocol.MALFORMED, "description"),
-        ([protocol.encode(protocol.PLAN, 4, model="qwen-9000b", description=NOTHING)], protocol.UNKNOWN_MODEL, "serves 'fake-llm', not 'qwen-9000b'"),
-        ([protocol.encode(protocol.PLAN, 5, model="fake-llm", description="open the door please")], protocol.BAD_DESCRIPTION, "not a description"),
+        ([json.dumps({"v": 2, "type": "plan", "id": 3, "model": "m"}).encode()], protocol.MALFORMED, "prompts"),
+        ([_plan(3, candidates=None)], protocol.MALFORMED, "'candidates' as a JSON list"),
+        ([_plan(4, model="qwen-9000b")], protocol.UNKNOWN_MODEL, "serves 'fake-llm', not 'qwen-9000b'"),
+        ([_plan(5, prompts="atari")], protocol.UNKNOWN_PROMPTS, "no prompt set 'atari'; it has ['minigrid', 'rearrange']"),
+        ([_plan(6, candidates=[["explore"]])], protocol.BAD_CANDIDATES, "[skill, target or null]"),
+        ([_plan(7, candidates=[])], protocol.BAD_CANDIDATES, "no candidate skills"),
+        ([_plan(8, candidates=[["teleport", "moon"]])], protocol.BAD_CANDIDATES, "['teleport'] are not in this prompt set"),
+        ([_plan(9, targets={"open": "yellow door"})], protocol.BAD_CANDIDATES, "must be a list"),
+        ([_plan(10, prompts="rearrange")], protocol.BAD_CANDIDATES, "'explore', 'go to', 'open', 'pick up'] are not in this prompt set"),
+        ([_plan(11, description="x" * (protocol.MAX_DESCRIPTION_CHARS + 1))], protocol.TOO_LARGE, "longer than"),
+        ([_plan(12, candidates=[["explore", None]] * (protocol.MAX_CANDIDATES + 1))], protocol.TOO_LARGE, "candidates"),
+        ([json.dumps({"v": 99, "type": "ping", "id": 13}).encode()], protocol.VERSION_MISMATCH, "version 99"),
     ],
 )
 def test_bad_input_gets_a_clear_error_and_the_server_lives_on(running, frames, code, match):
     server, _ = running()
     sock = dealer(server.address)
     sock.send_multipart(frames)
-    (error,) = replies(sock, 1)
-    assert error.type == protocol.ERROR and error.fields["code"] == code
-    assert match in error.fields["message"]
+    if code == protocol.VERSION_MISMATCH:  # answered in the sender's version, which this side cannot decode
+        error = json.loads(sock.recv())
+        assert (error["v"], error["type"], error["code"]) == (99, "error", code)
+    else:
+        (error,) = replies(sock, 1)
+        assert error.type == protocol.ERROR and error.fields["code"] == code
+        error = error.fields
+    assert match in error["message"]
     ask(sock, 9, NOTHING)
     (ok,) = replies(sock, 1)
     assert ok.type == protocol.RESULT and ok.id == 9
+
+
+def test_a_version_1_client_gets_an_error_it_can_read_naming_the_mismatch(running):
+    server, _ = running()
+    sock = dealer(server.address)
+    sock.send(json.dumps({"v": 1, "type": "plan", "id": 4, "model": "fake-llm", "description": NOTHING}).encode())
+    error = json.loads(sock.recv())
+    # Version 1 knows no "version" code: it gets "malformed", in its own version, with the reason.
+    assert (error["v"], error["id"], error["code"]) == (1, 4, protocol.MALFORMED)
+    assert "speaks teacher-server protocol version 1, this side speaks 2" in error["message"]
+
+
+def test_one_server_answers_minigrid_and_rearrange_queries_without_reading_descriptions(running):
+    server, llm = running(max_batch=8, max_wait_ms=50)
+    sock = dealer(server.address)
+    pick = PlanQuery.make(
+        "any text at all: the server never parses it", [SkillCall("navigate to", "apple"), SkillCall("look around")],
+        {"navigate to": ["apple"], "look around": []},
+    )
+    llm.scores["navigate to apple"] = -0.1
+    sock.send(protocol.encode(protocol.PLAN, 1, model="fake-llm", prompts="rearrange", **protocol.query_to_wire(pick)))
+    ask(sock, 2, KEY_DOOR)
+    got = {m.id: protocol.plans_from_wire(m.fields) for m in replies(sock, 2)}
+    assert got[1].plans[0].steps == (SkillCall("navigate to", "apple"),) and len(got[1].plans) == 2
+    assert got[2].plans[0].steps == (SkillCall("pick up", "yellow key"),)
+    assert llm.score_batch_sizes == [1, 1]  # one backend call per prompt set in the batch
+    # The same text under the other prompt set is another question: not a cache hit.
+    sock.send(protocol.encode(protocol.PLAN, 3, model="fake-llm", prompts="rearrange",
+                              **protocol.query_to_wire(PlanQuery.make(KEY_DOOR, [SkillCall("look around")], {}))))
+    (other,) = replies(sock, 1)
+    assert other.fields["source"] == "llm" and other.fields["plans"][0]["skills"] == [["look around", None]]
 
 
 def test_full_queue_is_refused_and_later_requests_are_served(running):
@@ -181,7 +246,7 @@ def test_save_request_persists_the_cache(tmp_path):
     from habitat_llm4teach.teacher.cache import PlanCache
 
     path = tmp_path / "plans.json"
-    server = TeacherServer(ScorePlanner(GatedLLM(), PlanCache(path), sharpen_temperature=0.5, prompts=MINIGRID_PROMPTS), "tcp://127.0.0.1:*", max_wait_ms=0)
+    server = TeacherServer(planners(GatedLLM(), PlanCache(path)), "tcp://127.0.0.1:*", max_wait_ms=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

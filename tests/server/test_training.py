@@ -11,7 +11,7 @@ import threading
 
 from helpers import REPO, TINY_TRAINING, output_of, pid_alive, run_cli, tensorboard_scalars
 from habitat_llm4teach.checkpoints import load_checkpoint_file
-from habitat_llm4teach.server.client import RESTARTS, UP
+from habitat_llm4teach.server.remote import RESTARTS, UP
 from habitat_llm4teach.teacher.guidance import GUIDED_FRAC
 
 READY = re.compile(r"teacher server ready at \S+ \(pid (\d+)")

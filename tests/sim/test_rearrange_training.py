@@ -61,12 +61,29 @@ def test_llm4teach_updates_on_pick_with_two_envs(tmp_path, tiny_model_dir):
     out = output_of(result)
     assert result.returncode == 0, out[-4000:]
     assert "rendering on the CPU" in out or "gpu_device_id" not in out
+    assert "rearrange teacher server at" in out and "teacher server ready at" in out  # the default: the server
     scalars = tensorboard_scalars(run_dir)
     guided = [v for _, v in scalars["learner/distill/guided_frac"]]
     assert len(guided) == 3 and max(guided) > 0
     assert "metrics/pick_success" in scalars  # habitat's window stats carry the task's own success key
     rows = (run_dir / "episodes.rank0.csv").read_text().splitlines()
     assert rows[0] == "step,success,reward" and len(rows) > 1  # 96 steps of 20-step episodes
+
+
+def test_a_pick_teacher_server_that_never_answers_means_plain_ppo_and_says_so(tmp_path):
+    run_dir = tmp_path / "pick_no_teacher"
+    result = run_cli([
+        "--config-name=rearrange/pick_llm4teach", *TINY_TRAINING, *SHORT_EPISODES,
+        "habitat_baselines.num_updates=2", "habitat_baselines.total_num_steps=-1", f"llm4teach.run_dir={run_dir}",
+        f"llm4teach.teacher.model={tmp_path / 'no-such-model'}", "llm4teach.teacher.cache_path=null",
+        "llm4teach.teacher.server.max_restarts=0",
+    ], timeout=900, cwd=data_root())
+    out = output_of(result)
+    assert result.returncode == 0, out[-4000:]
+    # Whether the failed start is noticed during these few steps or only at the end, the log says so.
+    assert "as plain PPO (no guidance)" in out
+    guided = [v for _, v in tensorboard_scalars(run_dir)["learner/distill/guided_frac"]]
+    assert len(guided) == 2 and all(v == 0 for v in guided)
 
 
 def test_ddppo_two_ranks_on_pick(tmp_path):

@@ -17,8 +17,8 @@ import sys
 from habitat_llm4teach.config.structured import TeacherConfig
 from habitat_llm4teach.teacher.cache import PlanCacheError
 from habitat_llm4teach.teacher.llm import ModelLoadError, PromptTemplateError
-from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
-from habitat_llm4teach.teacher.minigrid.scene import DescriptionError, scene_from_description
+from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS, query_from_description
+from habitat_llm4teach.teacher.minigrid.scene import DescriptionError
 from habitat_llm4teach.teacher.planner import build_planner
 
 
@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
     try:
-        perception = scene_from_description(args.text)
+        query = query_from_description(args.text)
         planner = build_planner(TeacherConfig(model=args.model, mode=args.mode, cache_path=args.cache), MINIGRID_PROMPTS)
-        answer = planner.plan(args.text.strip(), perception)
+        answer = planner.plan(query)
     except (DescriptionError, ModelLoadError, PlanCacheError, PromptTemplateError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

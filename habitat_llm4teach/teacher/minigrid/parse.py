@@ -2,8 +2,10 @@
 
 Owns the tolerant reading of what an LLM writes ("1. go to the yellow key",
 "pick up yellow key, then open the yellow door", "Next skill: `toggle the
-Yellow door.`") and its validation against the perception: every step must
-name a known skill and an object the agent perceives (for ``drop``: holds).
+Yellow door.`") and its validation against the names each skill may target
+(:func:`allowed_targets`: objects the agent perceives; for ``drop``: holds).
+The inference server validates with the targets a request carries
+(:func:`parse_steps`); :func:`parse_plan` reads against a perception.
 
 The text is cut into steps at line breaks, ``;``, ``,``, sentence ends,
 arrows and the words "then" / "and". In each step the first skill phrase
@@ -18,10 +20,10 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 from habitat_llm4teach.teacher.minigrid.perception import DOOR, KINDS, PICKABLE_KINDS
-from habitat_llm4teach.teacher.minigrid.types import DROP, EXPLORE, GO_TO, OPEN, PICK_UP, PerceivedObject, Perception
+from habitat_llm4teach.teacher.minigrid.types import DROP, EXPLORE, GO_TO, OPEN, PICK_UP, Perception
 from habitat_llm4teach.teacher.types import SkillCall
 
 logger = logging.getLogger(__name__)
@@ -67,20 +69,27 @@ def _find_skill(words: list[str]) -> Optional[tuple[str, list[str]]]:
     return None
 
 
-def _targets(skill: str, perception: Perception) -> list[PerceivedObject]:
-    """The objects a call of ``skill`` may name in this perception."""
-    if skill == DROP:
-        return [perception.holding] if perception.holding is not None else []
-    if skill == PICK_UP:
-        return [o for o in perception.objects if o.kind in PICKABLE_KINDS]
-    if skill == OPEN:
-        return [o for o in perception.objects if o.kind == DOOR]
-    return list(perception.objects)
+def allowed_targets(perception: Perception) -> dict[str, list[str]]:
+    """The object names each skill may target in this perception (``explore`` none), each name once."""
+    def names(objects) -> list[str]:  # noqa: ANN001
+        return list(dict.fromkeys(o.name for o in objects))
+
+    return {
+        EXPLORE: [],
+        GO_TO: names(perception.objects),
+        PICK_UP: names(o for o in perception.objects if o.kind in PICKABLE_KINDS),
+        DROP: [perception.holding.name] if perception.holding is not None else [],
+        OPEN: names(o for o in perception.objects if o.kind == DOOR),
+    }
 
 
-def _resolve(words: list[str], objects: list[PerceivedObject]) -> Optional[str]:
+def _kind(name: str) -> str:
+    return name.split()[-1]  # "yellow key" -> key, "lava" -> lava
+
+
+def _resolve(words: list[str], allowed: Sequence[str]) -> Optional[str]:
     """The object name the words start with, or the only name of a bare kind."""
-    names = {o.name: o.kind for o in objects}
+    names = {name: _kind(name) for name in allowed}
     longest = max((len(n.split()) for n in names), default=0)
     for length in range(min(longest, len(words)), 0, -1):
         candidate = " ".join(words[:length])
@@ -93,7 +102,7 @@ def _resolve(words: list[str], objects: list[PerceivedObject]) -> Optional[str]:
     return None
 
 
-def _parse_step(fragment: str, perception: Perception) -> tuple[Optional[SkillCall], str]:
+def _parse_step(fragment: str, targets: Mapping[str, Sequence[str]]) -> tuple[Optional[SkillCall], str]:
     """The skill call in one step fragment, or None and why not."""
     found = _find_skill(_words(fragment))
     if found is None:
@@ -101,16 +110,21 @@ def _parse_step(fragment: str, perception: Perception) -> tuple[Optional[SkillCa
     skill, rest = found
     if skill == EXPLORE:
         return SkillCall(EXPLORE), ""
-    objects = _targets(skill, perception)
-    target = _resolve(rest, objects)
+    allowed = targets.get(skill, ())
+    target = _resolve(rest, allowed)
     if target is None:
-        allowed = sorted({o.name for o in objects})
-        return None, f"'{' '.join(rest)}' names no object to {skill} (could be: {allowed})"
+        return None, f"'{' '.join(rest)}' names no object to {skill} (could be: {sorted(set(allowed))})"
     return SkillCall(skill, target), ""
 
 
 def parse_plan(text: str, perception: Perception) -> tuple[list[SkillCall], int]:
-    """The valid steps of an LLM plan, in order, and how many steps were rejected."""
+    """The valid steps of an LLM plan, in order, and how many steps were rejected, read against a perception."""
+    return parse_steps(text, allowed_targets(perception))
+
+
+def parse_steps(text: str, targets: Mapping[str, Sequence[str]]) -> tuple[list[SkillCall], int]:
+    """The valid steps of an LLM plan, in order, and how many steps were rejected; ``targets``: per skill, the
+    names a step may target (:func:`allowed_targets`)."""
     text = text[:MAX_CHARS]
     fragments = [f for f in _STEP_SEPARATORS.split(text) if _WORD.search(f.lower())]
     if len(fragments) > MAX_STEPS:
@@ -119,7 +133,7 @@ def parse_plan(text: str, perception: Perception) -> tuple[list[SkillCall], int]
     steps: list[SkillCall] = []
     rejected = 0
     for fragment in fragments:
-        call, reason = _parse_step(fragment, perception)
+        call, reason = _parse_step(fragment, targets)
         if call is None:
             rejected += 1
             logger.debug("rejected plan step %r: %s; LLM output %r", fragment.strip(), reason, text)

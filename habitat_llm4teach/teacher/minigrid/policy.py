@@ -14,19 +14,19 @@ from habitat_baselines.common.baseline_registry import baseline_registry
 from habitat_baselines.rl.ppo.policy import PolicyActionData
 
 from habitat_llm4teach import keys
-from habitat_llm4teach.teacher.minigrid.guidance import InprocTeacher
+from habitat_llm4teach.teacher.minigrid.guidance import MiniGridTeacher
 from habitat_llm4teach.teacher.minigrid.skills import DO_NOTHING, SKILLS
 from habitat_llm4teach.teacher.policy import TeacherPolicy
 
 
 @baseline_registry.register_policy
 class L4TTeacherPolicy(TeacherPolicy):
-    teacher_class = InprocTeacher
+    teacher_class = MiniGridTeacher
 
     def act(self, observations, rnn_hidden_states, prev_actions, masks, deterministic: bool = False) -> PolicyActionData:
-        guidance = self.teacher.guide(observations[keys.MINIGRID_SYMBOLIC])
-        teacher_probs = guidance.teacher_probs.numpy()  # [N, A]
-        guided = guidance.teacher_guided[:, 0].tolist()  # [N]
+        probs, teacher_guided = self.teacher.guide(observations[keys.MINIGRID_SYMBOLIC])
+        teacher_probs = probs.numpy()  # [N, A]
+        guided = teacher_guided[:, 0].tolist()  # [N]
         do_nothing = SKILLS[DO_NOTHING].step(None, None).action
         actions = [
             (int(np.argmax(p)) if self.greedy else int(np.random.choice(len(p), p=p))) if g else do_nothing

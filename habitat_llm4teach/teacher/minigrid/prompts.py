@@ -1,16 +1,24 @@
-"""The planner's prompt set for MiniGrid: system prompt, worked examples, candidate skills, parser.
+"""The planner's prompt set for MiniGrid: system prompt, worked examples, queries, parser.
 
-The examples' candidate skills are generated from their descriptions (``scene.py``) the
-way a query's are (``describe.py``), so examples and queries cannot drift apart. Bump
-``PROMPT_VERSION`` on any change here: it is part of the plan-cache key.
+A query (:func:`query_of`) is a perception's description, its candidate next skills
+(``describe.py``) and the names each skill may target (``parse.py``). The examples'
+queries are generated from their descriptions (``scene.py``) the same way, so
+examples and queries cannot drift apart. Bump ``PROMPT_VERSION`` on any change
+here: it is part of the plan-cache key.
 """
 
 from __future__ import annotations
 
-from habitat_llm4teach.teacher.minigrid.describe import candidate_skills
-from habitat_llm4teach.teacher.minigrid.parse import parse_plan
+from typing import Optional
+
+from habitat_llm4teach.teacher.minigrid.describe import candidate_skills, describe
+from habitat_llm4teach.teacher.minigrid.parse import allowed_targets, parse_steps
 from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
+from habitat_llm4teach.teacher.minigrid.types import SKILL_NAMES, Perception
 from habitat_llm4teach.teacher.planner import PromptSet
+from habitat_llm4teach.teacher.types import PlanQuery
+
+PROMPT_SET_NAME = "minigrid"
 
 PROMPT_VERSION = "minigrid-v5"
 
@@ -48,6 +56,23 @@ EXAMPLES = (
      "open grey door", "open grey door"),
 )
 
+
+
+def query_of(perception: Perception, description: Optional[str] = None) -> PlanQuery:
+    """What the planner is asked for ``perception``: its description (or the given text), candidates, targets."""
+    return PlanQuery.make(
+        describe(perception) if description is None else description, candidate_skills(perception),
+        allowed_targets(perception),
+    )
+
+
+def query_from_description(text: str) -> PlanQuery:
+    """The query for a description typed or recorded as text (scene.py reads it; DescriptionError otherwise)."""
+    return query_of(scene_from_description(text), text.strip())
+
+
 MINIGRID_PROMPTS = PromptSet(
-    PROMPT_VERSION, SYSTEM_PROMPT, EXAMPLES, scene_from_description, candidate_skills, parse_plan
+    PROMPT_SET_NAME, PROMPT_VERSION, SKILL_NAMES, SYSTEM_PROMPT,
+    tuple((query_from_description(text), next_skill, plan) for text, next_skill, plan in EXAMPLES),
+    parse_steps, query_of,
 )

@@ -22,9 +22,9 @@ from habitat_llm4teach.envs.rearrange.scene import SceneError, load_scene
 from habitat_llm4teach.teacher.cache import PlanCacheError
 from habitat_llm4teach.teacher.llm import ModelLoadError, PromptTemplateError
 from habitat_llm4teach.teacher.planner import build_planner
-from habitat_llm4teach.teacher.rearrange.describe import describe, where
+from habitat_llm4teach.teacher.rearrange.describe import where
 from habitat_llm4teach.teacher.rearrange.perception import perceive
-from habitat_llm4teach.teacher.rearrange.prompts import REARRANGE_PROMPTS
+from habitat_llm4teach.teacher.rearrange.prompts import REARRANGE_PROMPTS, query_of
 from habitat_llm4teach.teacher.rearrange.skills import ARM, BASE, GRIP
 from habitat_llm4teach.teacher.rearrange.teacher import teacher_actions
 
@@ -40,17 +40,16 @@ def dry_run(args: argparse.Namespace) -> int:
     perception = perceive(scene)
     print("Perceived objects (head camera: in view and not occluded):")
     for obj in perception.objects:
-        print(f"  {obj.name:<20} {obj.handle:<32} {where(obj)} (bearing {math.degrees(obj.bearing):+.0f} deg)")
+        print(f"  {obj.name:<20} {obj.handle:<32} {where(perception, obj)} (bearing {math.degrees(obj.bearing):+.0f} deg)")
     if perception.goal is not None:
         state = "in view" if perception.goal.visible else "out of view"
-        print(f"  goal receptacle: {perception.goal.name} ({perception.goal.handle}), {where(perception.goal)}, {state}")
+        print(f"  goal receptacle: {perception.goal.name} ({perception.goal.handle}), {where(perception, perception.goal)}, {state}")
     print(f"  holding: {perception.holding.name if perception.holding is not None else 'nothing'}")
-    description = describe(perception)
-    print(f"\nDescription:\n  {description}")
-    offered = REARRANGE_PROMPTS.candidate_skills(perception)
-    print(f"\nCandidate next skills (runnable now):\n  {'; '.join(str(c) for c in offered)}")
+    query = query_of(perception)
+    print(f"\nDescription:\n  {query.description}")
+    print(f"\nCandidate next skills (runnable now):\n  {'; '.join(str(c) for c in query.candidates)}")
     planner = build_planner(TeacherConfig(model=args.model, mode=args.mode, cache_path=args.cache), REARRANGE_PROMPTS)
-    plans = planner.plan(description, perception)
+    plans = planner.plan(query)
     planner.cache.save()
     print(f"\nPlan distribution ({args.mode} mode, {planner.llm.name}, source {plans.source}, {plans.invalid} invalid):")
     for plan in plans.plans:

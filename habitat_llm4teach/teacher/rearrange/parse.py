@@ -4,14 +4,17 @@ Owns the tolerant reading of "1. navigate to the apple, then pick up apple":
 the text is cut into steps at line breaks, ``;``, ``,``, sentence ends, arrows
 and "then"; in each step the first skill phrase counts (synonyms such as
 ``go to``, ``pick up``, ``put``), articles are ignored, and the target must be
-one of the candidate skills' targets in this perception. Rejected steps are
-counted and logged at debug level; nothing raises.
+one of the targets that skill may name (:func:`allowed_targets`: the candidate
+skills' targets in this perception; the inference server uses the targets a
+request carries, :func:`parse_steps`). Rejected steps are counted and logged at
+debug level; nothing raises.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Mapping, Sequence
 
 from habitat_llm4teach.teacher.rearrange.describe import LOOK_AROUND, NAVIGATE_TO, PICK, PLACE, PLACE_ON, candidate_skills
 from habitat_llm4teach.teacher.rearrange.perception import RearrangePerception
@@ -63,13 +66,25 @@ def _step(fragment: str, allowed: dict[str, list[str]]) -> SkillCall | None:
     return None
 
 
-def parse_plan(text: str, perception: RearrangePerception) -> tuple[list[SkillCall], int]:
-    """The valid steps of an LLM plan, in order, and how many steps were rejected."""
-    allowed: dict[str, list[str]] = {}
+def allowed_targets(perception: RearrangePerception) -> dict[str, list[str]]:
+    """The targets each skill may name in this perception: those of its candidate skills (``look around`` none)."""
+    targets: dict[str, list[str]] = {LOOK_AROUND: []}
     for call in candidate_skills(perception):
         if call.target is not None:
-            allowed.setdefault(call.skill, []).append(" ".join(_words(call.target)))
-    names = {" ".join(_words(c.target)): c.target for c in candidate_skills(perception) if c.target is not None}
+            targets.setdefault(call.skill, []).append(call.target)
+    return targets
+
+
+def parse_plan(text: str, perception: RearrangePerception) -> tuple[list[SkillCall], int]:
+    """The valid steps of an LLM plan, in order, and how many steps were rejected, read against a perception."""
+    return parse_steps(text, allowed_targets(perception))
+
+
+def parse_steps(text: str, targets: Mapping[str, Sequence[str]]) -> tuple[list[SkillCall], int]:
+    """The valid steps of an LLM plan, in order, and how many steps were rejected; ``targets``: per skill, the
+    targets a step may name (:func:`allowed_targets`)."""
+    allowed = {skill: [" ".join(_words(t)) for t in names] for skill, names in targets.items()}
+    names = {" ".join(_words(t)): t for skill_targets in targets.values() for t in skill_targets}
     steps, rejected = [], 0
     for fragment in _STEPS.split(text[:MAX_CHARS]):
         if not re.search("[a-z]", fragment.lower()):

@@ -27,7 +27,7 @@ from habitat_llm4teach import keys
 from habitat_llm4teach.envs.rearrange.scene import PICK as PICK_TASK
 from habitat_llm4teach.teacher.policy import TeacherPolicy
 from habitat_llm4teach.teacher.rearrange.describe import NAVIGATE_TO, PICK, PLACE, PLACE_ON
-from habitat_llm4teach.teacher.rearrange.guidance import RearrangeInprocTeacher
+from habitat_llm4teach.teacher.rearrange.guidance import RearrangeTeacher
 from habitat_llm4teach.teacher.rearrange.perception import RearrangePerception
 from habitat_llm4teach.teacher.rearrange.skills import ACTION_DIM, GRIP, GRIP_HOLD, GRIP_RELEASE, navigate_to
 from habitat_llm4teach.teacher.types import SkillStatus
@@ -54,7 +54,7 @@ STEPS_JUDGED, STEPS_CORRECT = 0, 1
 
 @baseline_registry.register_policy
 class L4TRearrangeTeacherPolicy(TeacherPolicy):
-    teacher_class = RearrangeInprocTeacher
+    teacher_class = RearrangeTeacher
     state_shape = (1, 2)  # [STEPS_JUDGED, STEPS_CORRECT]
 
     def act(self, observations, rnn_hidden_states, prev_actions, masks, deterministic: bool = False) -> PolicyActionData:

@@ -18,12 +18,13 @@ from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
 from habitat_llm4teach.teacher.planner import PromptSet
 from habitat_llm4teach.teacher.rearrange.describe import PICK as PICK_SKILL
 from habitat_llm4teach.teacher.rearrange.describe import PLACE as PLACE_SKILL
-from habitat_llm4teach.teacher.rearrange.describe import PLACE_ON, describe, next_skills
-from habitat_llm4teach.teacher.rearrange.parse import parse_plan
+from habitat_llm4teach.teacher.rearrange.describe import PLACE_ON, SKILL_NAMES, describe, next_skills
+from habitat_llm4teach.teacher.rearrange.parse import allowed_targets, parse_steps
 from habitat_llm4teach.teacher.rearrange.perception import RearrangePerception, SeenObject
 from habitat_llm4teach.teacher.rearrange.skills import control
-from habitat_llm4teach.teacher.types import SkillCall, SkillStatus
+from habitat_llm4teach.teacher.types import PlanQuery, SkillCall, SkillStatus
 
+PROMPT_SET_NAME = "rearrange"
 PROMPT_VERSION = "rearrange-v5"  # v5: task objects first, "within reach" = at the object, coarse distances
 
 SYSTEM_PROMPT = """You plan for a mobile robot with one arm in a house. You get its task, what it holds, where the task's objects are, what else its head camera sees, and the skills it can use now. Answer with the skill the robot should do next, written exactly as in the list.
@@ -111,11 +112,13 @@ def _finishing_call(perception: RearrangePerception) -> Optional[SkillCall]:
     return call if control(call.skill, perception, call.target).status is SkillStatus.RUNNING else None
 
 
+def query_of(perception: RearrangePerception) -> PlanQuery:
+    """What the planner is asked for ``perception``: its description, the offered skills, the nameable targets."""
+    return PlanQuery.make(describe(perception), offered_skills(perception), allowed_targets(perception))
+
+
 REARRANGE_PROMPTS = PromptSet(
-    PROMPT_VERSION,
-    SYSTEM_PROMPT,
-    tuple((describe(p), next_skill, plan) for p, next_skill, plan in _EXAMPLES),
-    EXAMPLE_SCENES.__getitem__,
-    offered_skills,
-    parse_plan,
+    PROMPT_SET_NAME, PROMPT_VERSION, SKILL_NAMES, SYSTEM_PROMPT,
+    tuple((query_of(p), next_skill, plan) for p, next_skill, plan in _EXAMPLES),
+    parse_steps, query_of,
 )

@@ -14,7 +14,8 @@ from habitat_llm4teach.envs.rearrange.scene import SCENE_VECTOR_SIZE, encode_sce
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.teacher.cache import PlanCache
 from habitat_llm4teach.teacher.rearrange.describe import describe
-from habitat_llm4teach.teacher.rearrange.guidance import RearrangeInprocTeacher
+from habitat_llm4teach.teacher.rearrange.guidance import RearrangeTeacher
+from habitat_llm4teach.teacher.source import LocalPlanSource
 from habitat_llm4teach.teacher.rearrange.perception import perceive
 from habitat_llm4teach.teacher.rearrange.skills import ACTION_DIM, BASE
 from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
@@ -32,8 +33,8 @@ class ScriptedPlanner:
         self.cache = PlanCache()
         self.asked: list[str] = []
 
-    def plan(self, description, perception):
-        self.asked.append(description)
+    def plan(self, query):
+        self.asked.append(query.description)
         return self.answer
 
 
@@ -59,7 +60,7 @@ def test_guide_batch_describes_each_env_and_fills_the_continuous_storage_fields(
     plans = PlanDistribution((Plan((SkillCall("navigate to", "apple"), SkillCall("pick", "apple")), 0.6),
                               Plan((SkillCall("look around"),), 0.4)))
     planner = ScriptedPlanner(plans)
-    teacher = RearrangeInprocTeacher(planner)
+    teacher = RearrangeTeacher(LocalPlanSource(planner))
     fields = teacher.guide_batch(_observations(3))
     assert fields[keys.TEACHER_ACTIONS].shape == (3, keys.MAX_TEACHER_PLANS, ACTION_DIM)
     np.testing.assert_allclose(fields[keys.TEACHER_WEIGHTS][:, :2].numpy(), [[0.6, 0.4]] * 3, rtol=1e-6)
@@ -72,12 +73,12 @@ def test_guide_batch_describes_each_env_and_fills_the_continuous_storage_fields(
 def test_env_checks_name_what_is_missing():
     obs = _observations(1)
     box10 = spaces.Box(-1, 1, (ACTION_DIM,), np.float32)
-    RearrangeInprocTeacher.check_env(_spaces(obs), box10)
+    RearrangeTeacher.check_env(_spaces(obs), box10)
     with pytest.raises(ConfigError, match="10-D action"):
-        RearrangeInprocTeacher.check_env(_spaces(obs), spaces.Discrete(7))
+        RearrangeTeacher.check_env(_spaces(obs), spaces.Discrete(7))
     del obs[keys.L4T_SCENE]
     with pytest.raises(ConfigError, match="l4t_scene.*obs_keys"):
-        RearrangeInprocTeacher.check_env(_spaces(obs), box10)
+        RearrangeTeacher.check_env(_spaces(obs), box10)
     with pytest.raises(ConfigError, match="teacher.env must be one of"):
         build_teacher(TeacherConfig(env="atari"), _spaces(obs), box10)
     assert SCENE_VECTOR_SIZE == _observations(1)[keys.L4T_SCENE].shape[1]

@@ -19,7 +19,7 @@ def test_labelled_set_is_valid_and_not_in_the_prompt():
     descriptions = set()
     for row in rows:
         perception = perception_from_row(row)
-        assert row["label"] in [str(c) for c in REARRANGE_PROMPTS.candidate_skills(perception)], row
+        assert row["label"] in [str(c) for c in REARRANGE_PROMPTS.query_of(perception).candidates], row
         descriptions.add(describe(perception))
     assert len(descriptions) == len(rows)
     assert not descriptions & set(EXAMPLE_SCENES)

@@ -13,7 +13,7 @@ from habitat_llm4teach.teacher.planner import SamplePlanner, ScorePlanner
 from habitat_llm4teach.teacher.rearrange.describe import candidate_skills, describe, direction
 from habitat_llm4teach.teacher.rearrange.parse import parse_plan
 from habitat_llm4teach.teacher.rearrange.perception import perceive
-from habitat_llm4teach.teacher.rearrange.prompts import PROMPT_VERSION, REARRANGE_PROMPTS
+from habitat_llm4teach.teacher.rearrange.prompts import EXAMPLE_SCENES, PROMPT_VERSION, REARRANGE_PROMPTS, query_of
 from habitat_llm4teach.teacher.rearrange.skills import BASE, GRIP
 from habitat_llm4teach.teacher.rearrange.teacher import teacher_actions
 from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
@@ -74,22 +74,22 @@ def test_parse_reads_synonyms_and_rejects_unknown_targets(pick, place):
 
 def test_prompt_set_examples_are_generated_like_queries(pick):
     assert REARRANGE_PROMPTS.version == PROMPT_VERSION != MINIGRID_PROMPTS.version
-    for description, next_skill, plan in REARRANGE_PROMPTS.examples:
-        perception = REARRANGE_PROMPTS.scene_of(description)
-        assert describe(perception) == description
-        assert next_skill in [str(c) for c in REARRANGE_PROMPTS.candidate_skills(perception)]
+    for query, next_skill, plan in REARRANGE_PROMPTS.examples:
+        perception = EXAMPLE_SCENES[query.description]
+        assert query == query_of(perception) and describe(perception) == query.description
+        assert next_skill in [str(c) for c in query.candidates]
         assert plan.startswith(next_skill)
     planner = ScorePlanner(FakeLLM({"navigate to apple": -0.1}), prompts=REARRANGE_PROMPTS)
-    prompt = planner.prompt(describe(pick), pick)
+    prompt = planner.prompt(query_of(pick))
     assert "mobile robot" in prompt and "grid world" not in prompt and "Skills: navigate to apple; navigate to" in prompt
-    answer = planner.plan(describe(pick), pick)
+    answer = planner.plan(query_of(pick))
     assert answer.plans[0].steps == (SkillCall("navigate to", "apple"),)
     assert sum(p.prob for p in answer.plans) == pytest.approx(1.0)
 
 
 def test_sample_planner_parses_rearrangement_plans(pick):
     llm = FakeLLM(samples=["navigate to apple, pick apple", "look around", "dance"])
-    answer = SamplePlanner(llm, num_samples=3, prompts=REARRANGE_PROMPTS).plan(describe(pick), pick)
+    answer = SamplePlanner(llm, num_samples=3, prompts=REARRANGE_PROMPTS).plan(query_of(pick))
     assert {p.text for p in answer.plans} == {"navigate to apple, pick apple", "look around"}
     assert answer.invalid == 1
 
