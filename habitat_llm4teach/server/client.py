@@ -53,7 +53,7 @@ class TeacherClient:
         self.gave_up = False
         self.restarts = self.timeouts = self.dropped = 0
         self.errors: dict[str, int] = {}  # error replies by code
-        self.llm_replies = 0  # answers the server computed with the LLM for our request (not from its cache)
+        self.cache_replies = 0  # answers the server had in its plan cache (no LLM run for our request)
         self.latencies_ms: list[float] = []
         self.server_stats: Optional[dict[str, float]] = None
         self._failures = 0  # consecutive failed starts or deaths without a ready in between
@@ -156,7 +156,7 @@ class TeacherClient:
             if description is not None:
                 answer = protocol.plans_from_wire(message.fields)
                 self.answers[description] = answer
-                self.llm_replies += answer.source == "llm"
+                self.cache_replies += answer.source == "cache"
                 self.latencies_ms.append((now - sent_at) * 1000)
         elif message.type == protocol.ERROR:
             code = message.fields["code"]

@@ -72,8 +72,8 @@ class RemotePlanSource(PlanSource):
         self.client = client
         self.blocking = blocking
         self._cache_path = cache_path
-        self._lookups = 0
-        self._llm_replies_seen = 0
+        self._lookups = self._table_hits = 0
+        self._cache_replies_seen = 0
         self._errors_seen = self._malformed_seen = 0
         self._stats_before: Optional[dict[str, float]] = None
 
@@ -81,23 +81,27 @@ class RemotePlanSource(PlanSource):
         client = self.client
         client.pump()
         missing = [q for q in queries if q.description not in client.answers]
+        missing_descriptions = {q.description for q in missing}
         for query in missing:
             client.request(query)
         if self.blocking and missing:
             limit = client.config.timeout_s if client.ready else client.config.ready_timeout_s
             client.wait_for(missing, limit)
+        answers = [client.answers.get(q.description) for q in queries]
         self._lookups += len(queries)
-        return [client.answers.get(q.description) for q in queries]
+        self._table_hits += sum(q.description not in missing_descriptions for q in queries)
+        return answers
 
     def pop_stats(self) -> dict[str, float]:
         """This rank's lookups, latency and failures since the last call, and the server's counters."""
         client = self.client
         client.pump()
-        llm_replies = client.llm_replies - self._llm_replies_seen
+        cache_replies = client.cache_replies - self._cache_replies_seen
         errors = sum(client.errors.values())
         stats = {
-            # The same meaning as in process: the share of lookups that needed no LLM run of their own.
-            PLAN_CACHE_HIT_RATE: 1.0 - _nan_div(min(llm_replies, self._lookups), self._lookups),
+            # The same meaning as in process: the share of lookups answered from a plan cache (here the answer
+            # table, or the server's cache for a description this rank sent); a lookup that waits for the LLM is not.
+            PLAN_CACHE_HIT_RATE: _nan_div(min(self._table_hits + cache_replies, self._lookups), self._lookups),
             LATENCY_P50_MS: float(np.percentile(client.latencies_ms, 50)) if client.latencies_ms else float("nan"),
             LATENCY_P95_MS: float(np.percentile(client.latencies_ms, 95)) if client.latencies_ms else float("nan"),
             RESTARTS: float(client.restarts),
@@ -119,8 +123,8 @@ class RemotePlanSource(PlanSource):
             DROPPED_REPLIES: delta["dropped_replies"],
         })
         self._stats_before = server
-        self._lookups = 0
-        self._llm_replies_seen = client.llm_replies
+        self._lookups = self._table_hits = 0
+        self._cache_replies_seen = client.cache_replies
         self._errors_seen, self._malformed_seen = errors, client.connection.malformed_replies
         client.latencies_ms = []
         return stats

@@ -8,8 +8,9 @@ Two sources exist, chosen by ``llm4teach.teacher.server.enabled``:
 - ``RemotePlanSource`` (server/remote.py): the node's inference server, non-blocking by
   default: a query without an answer yet gets ``None`` and its step goes unguided.
 
-Both count ``teacher/plan_cache_hit_rate`` the same way: the share of answered
-lookups whose answer came from a plan cache rather than from running the LLM for it.
+Both count ``teacher/plan_cache_hit_rate`` the same way: the share of lookups
+answered from a plan cache (the planner's; through the server, the answer table of
+this rank or the server's cache); a lookup that runs or waits for the LLM is a miss.
 """
 
 from __future__ import annotations
@@ -25,18 +26,18 @@ PLAN_CACHE_HIT_RATE = "teacher/plan_cache_hit_rate"
 
 
 class HitCounter:
-    """Plan-cache hits among answered lookups, between two ``pop`` calls."""
+    """Plan-cache hits among lookups, between two ``pop`` calls."""
 
     def __init__(self) -> None:
-        self.hits = self.answered = 0
+        self.hits = self.lookups = 0
 
-    def count(self, answer: PlanDistribution, from_table: bool = False) -> None:
-        self.answered += 1
-        self.hits += from_table or answer.source == "cache"
+    def count(self, answer: PlanDistribution) -> None:
+        self.lookups += 1
+        self.hits += answer.source == "cache"
 
     def pop(self) -> float:
-        rate = self.hits / self.answered if self.answered else float("nan")
-        self.hits = self.answered = 0
+        rate = self.hits / self.lookups if self.lookups else float("nan")
+        self.hits = self.lookups = 0
         return rate
 
 

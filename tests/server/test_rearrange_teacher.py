@@ -51,7 +51,7 @@ def test_non_blocking_steps_are_masked_until_the_answer_arrives_then_guided(tiny
         assert torch.allclose(later[keys.TEACHER_WEIGHTS].sum(-1), torch.ones(2))
         assert all(skill for skill in teacher.last_skills) and all(plan.endswith(")") for plan in teacher.last_plans)
         stats = teacher.pop_stats()
-        assert stats[GUIDED_FRAC] == 0.5 and stats[PLAN_CACHE_HIT_RATE] == pytest.approx(3 / 4) and stats[UP] == 1.0
+        assert stats[GUIDED_FRAC] == 0.5 and stats[PLAN_CACHE_HIT_RATE] == 0.5 and stats[UP] == 1.0
     finally:
         pid = client.process.pid
         teacher.close()
