@@ -167,8 +167,9 @@ def run_server(config, prompts: str, requests: list, clients: int) -> dict:
     }
 
 
-def bench_trace(args, trace: Path, naive_requests: int, tmp: str) -> dict:
-    """(a) naive and (b) server on one trace, same model and settings; the figures of one env kind."""
+def bench_trace(args, trace: Path, naive_requests: int, tmp: str, max_requests: int = 0) -> dict:
+    """(a) naive and (b) server on one trace (its first ``max_requests``; 0: all), same model and settings; the
+    figures of one env kind."""
     from omegaconf import OmegaConf
 
     from habitat_llm4teach.config.structured import TeacherConfig
@@ -176,6 +177,9 @@ def bench_trace(args, trace: Path, naive_requests: int, tmp: str) -> dict:
     from habitat_llm4teach.teachers import PROMPT_SETS
 
     prompts, requests = load_trace(trace)
+    whole_trace = len(requests), len({q.description for q in requests})
+    if max_requests > 0:
+        requests = requests[:max_requests]
     naive = requests[:naive_requests] if naive_requests > 0 else requests
     config = OmegaConf.structured(TeacherConfig(model=args.model, dtype=args.dtype, cache_path=f"{tmp}/{prompts}.json"))
     config.server.max_batch, config.server.max_wait_ms = args.max_batch, args.max_wait_ms
@@ -196,6 +200,8 @@ def bench_trace(args, trace: Path, naive_requests: int, tmp: str) -> dict:
     return {
         "trace_requests": len(requests),
         "unique_descriptions": len(distinct),
+        "whole_trace_requests": whole_trace[0],
+        "whole_trace_unique_descriptions": whole_trace[1],
         "clients": args.clients,
         "naive_requests": len(naive),
         "naive_req_per_s": round(naive_req_per_s, 3),
@@ -227,6 +233,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--naive-requests", type=int, default=48, help="MiniGrid trace prefix for the naive pass; 0 = all")
     parser.add_argument("--rearrange-naive-requests", type=int, default=32, help="the same for the pick/place trace")
+    parser.add_argument("--rearrange-requests", type=int, default=512,
+                        help="pick/place trace prefix the server replays (0 = all: ~850 distinct, ~30 min on 2 cores)")
     parser.add_argument("--batching-max", type=int, default=32, help="distinct queries in the batching-only figure; 0: skip")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--max-wait-ms", type=float, default=20.0)
@@ -235,7 +243,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         result = bench_trace(args, args.trace, args.naive_requests, tmp)
         if str(args.rearrange_trace) != "none":
-            rearrange = bench_trace(args, args.rearrange_trace, args.rearrange_naive_requests, tmp)
+            rearrange = bench_trace(
+                args, args.rearrange_trace, args.rearrange_naive_requests, tmp, args.rearrange_requests
+            )
     result.update({"model": Path(args.model).name, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms})
     if str(args.rearrange_trace) != "none":
         result["rearrange"] = rearrange
