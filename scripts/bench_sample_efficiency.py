@@ -149,26 +149,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     results = args.results or REPO / "data" / "results" / f"sample_efficiency_{args.task.lower()}"
     results.mkdir(parents=True, exist_ok=True)
-    config = f"minigrid/{args.task.lower()}_llm4teach"
+    config = "minigrid/llm4teach"
+    task = f"minigrid/task={args.task.lower()}"  # the config group choosing the task (configs/habitat/minigrid/task/)
     cache = str(REPO / "data" / "plan_cache" / "minigrid.json")
 
     llm4teach = [
-        train(config, results / f"llm4teach_seed{seed}", seed, args.budget, [f"llm4teach.teacher.cache_path={cache}", *args.overrides])
+        train(config, results / f"llm4teach_seed{seed}", seed, args.budget, [task, f"llm4teach.teacher.cache_path={cache}", *args.overrides])
         for seed in args.seeds
     ]
     llm4teach_steps = mean_reached(llm4teach)
     ppo_budget = int(args.ppo_factor * (llm4teach_steps if llm4teach_steps is not None else args.budget))
     ppo = [
         train(config, results / f"ppo_seed{seed}", seed, ppo_budget,
-              ["llm4teach.distill.schedule=none", f"llm4teach.stop_at_success={THRESHOLD}", *args.overrides])
+              [task, "llm4teach.distill.schedule=none", f"llm4teach.stop_at_success={THRESHOLD}", *args.overrides])
         for seed in args.seeds
     ]
     teacher_dir = results / "teacher_only"
-    teacher_eval = evaluate(f"minigrid/{args.task.lower()}_teacher", args.eval_episodes, teacher_dir,
-                            [f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only")
+    teacher_eval = evaluate("minigrid/teacher", args.eval_episodes, teacher_dir,
+                            [task, f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only")
     teacher = teacher_eval["success"]
     student_evals = [
-        evaluate(config, args.eval_episodes, Path(r["run_dir"]), [f"llm4teach.run_dir={r['run_dir']}"], "student")
+        evaluate(config, args.eval_episodes, Path(r["run_dir"]), [task, f"llm4teach.run_dir={r['run_dir']}"], "student")
         for r in llm4teach
     ]
 

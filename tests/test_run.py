@@ -16,7 +16,7 @@ from helpers import REAL_SIM, REPO, TINY_TRAINING, output_of, run_cli
 from habitat_llm4teach.checkpoints import load_checkpoint_file
 from habitat_llm4teach.run import prepare_distributed_env
 
-CONFIG = "--config-name=minigrid/simpledoorkey_ppo"
+CONFIG = "--config-name=minigrid/ppo"
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,8 @@ def test_ctrl_c_saves_resume_state_and_rerun_resumes(tmp_path):
     "args,message",
     [
         ([CONFIG, "habitat_baselines.vector_env_factory.task=SimpleDorKey"], "Unknown MiniGrid task 'SimpleDorKey'"),
-        (["--config-name=minigrid/nope_ppo"], "minigrid/nope_ppo"),
+        (["--config-name=minigrid/nope"], "minigrid/nope"),
+        ([CONFIG, "minigrid/task=nope"], "Available options in 'minigrid/task'"),
         ([CONFIG, "habitat_baselines.tota_num_steps=5"], "tota_num_steps"),
         ([], "no config given"),
         ([CONFIG, "habitat_baselines.evaluate=True", "llm4teach.run_dir=/nonexistent/run"], "does not exist: train first"),

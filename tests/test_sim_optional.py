@@ -114,7 +114,7 @@ def test_placeholders_active_in_vector_env_workers():
 def test_mode_line_logged_once_per_torchrun_rank(tmp_path):
     result = run_cli(
         [
-            "--config-name=minigrid/simpledoorkey_ppo",
+            "--config-name=minigrid/ppo",
             "habitat_baselines.trainer_name=ddppo",
             "habitat_baselines.total_num_steps=64",
             f"llm4teach.run_dir={tmp_path}",

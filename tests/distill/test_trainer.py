@@ -35,7 +35,7 @@ from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
 from habitat_llm4teach.teacher.minigrid.guidance import TEACHER_ACTION_SPACE, InprocTeacher, check_action_space
 from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
 
-CONFIG = "--config-name=minigrid/simpledoorkey_llm4teach"
+CONFIG = "--config-name=minigrid/llm4teach"
 TASKS = {"simpledoorkey": "SimpleDoorKey", "lavadoorkey": "LavaDoorKey", "coloreddoorkey": "ColoredDoorKey", "twodoor": "TwoDoor"}
 
 
@@ -48,7 +48,7 @@ def test_trainer_name_resolves():
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_llm4teach_configs_compose_with_the_distillation_components(composed, task):
-    config = composed(f"minigrid/{task}_llm4teach")
+    config = composed("minigrid/llm4teach", [f"minigrid/task={task}"])
     hb = config.habitat_baselines
     assert hb.trainer_name == TRAINER_NAME
     assert (hb.updater_name, hb.distrib_updater_name, hb.rollout_storage_name) == (
@@ -62,10 +62,10 @@ def test_llm4teach_configs_compose_with_the_distillation_components(composed, ta
 
 
 def test_wrong_updater_or_storage_name_is_a_clear_error(composed):
-    config = composed("minigrid/simpledoorkey_llm4teach", ["habitat_baselines.distrib_updater_name=DDPPO"])
+    config = composed("minigrid/llm4teach", ["habitat_baselines.distrib_updater_name=DDPPO"])
     with pytest.raises(ConfigError, match="distrib_updater_name=L4TDistillDDPPO.*got 'DDPPO'"):
         check_components(config)
-    config = composed("minigrid/simpledoorkey_llm4teach", ["habitat_baselines.rollout_storage_name=RolloutStorage"])
+    config = composed("minigrid/llm4teach", ["habitat_baselines.rollout_storage_name=RolloutStorage"])
     with pytest.raises(ConfigError, match="rollout_storage_name=L4TRolloutStorage"):
         check_components(config)
 
