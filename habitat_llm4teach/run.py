@@ -26,7 +26,7 @@ from habitat_baselines.config.default_structured_configs import HabitatBaselines
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from habitat_llm4teach import registration, sim_optional
+from habitat_llm4teach import gym_notice, registration, sim_optional
 from habitat_llm4teach.config.structured import CONFIG_DIR, L4TConfigPlugin
 from habitat_llm4teach.envs.rearrange.requirements import check_rearrange_ready, is_rearrange_config
 from habitat_llm4teach.errors import ConfigError
@@ -134,6 +134,7 @@ def _main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    gym_notice.mark_shown()  # gym (imported with habitat above) has shown its notice; env workers stay silent
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     prepare_distributed_env()
     registration.register_all()

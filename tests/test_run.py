@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import REAL_SIM, REPO, TINY_TRAINING, output_of, run_cli
+from helpers import GYM_NOTICE, REAL_SIM, REPO, TINY_TRAINING, output_of, run_cli
 from habitat_llm4teach.checkpoints import load_checkpoint_file
 from habitat_llm4teach.run import prepare_distributed_env
 
@@ -34,6 +34,7 @@ def trained_run(tmp_path_factory):
 def test_training_writes_checkpoints_tensorboard_and_logs(trained_run):
     run_dir, out = trained_run
     assert f"Run folder: {run_dir}" in out
+    assert out.count(GYM_NOTICE) <= 1  # by the main process at most, not once per env worker
     assert "update: 3" in (run_dir / "train.log").read_text()
     assert list((run_dir / "tb").glob("events.out.tfevents.*"))
     state = load_checkpoint_file(run_dir / "checkpoints" / "latest.pth")
