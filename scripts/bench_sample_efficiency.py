@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from plot_runs import plot_runs  # noqa: E402
 
 from habitat_llm4teach.distill.episodes import load_episodes  # noqa: E402
+from habitat_llm4teach.distill.training_log import parse_progress_lines  # noqa: E402
 
 THRESHOLD = 0.9
 
@@ -77,7 +78,7 @@ def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str
     if result.returncode != 0:
         sys.exit(f"training failed (exit {result.returncode}), see {run_dir / 'bench_output.txt'}:\n{out[-3000:]}")
     episodes = load_episodes(str(run_dir))
-    fps = [float(m) for m in re.findall(r"fps: ([0-9.]+)", out)]
+    fps = [line["fps"] for line in parse_progress_lines(out) if line["fps"] is not None]
     final_window = episodes.success[-100:]
     record = {
         "run_dir": str(run_dir),
