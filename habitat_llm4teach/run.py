@@ -1,6 +1,6 @@
 """Command-line entry point, habitat-baselines style.
 
-    python -m habitat_llm4teach.run --config-name=minigrid/simpledoorkey_ppo [hydra overrides]
+    python -m habitat_llm4teach.run --config-name=minigrid/ppo [minigrid/task=twodoor] [hydra overrides]
     torchrun --nproc_per_node 2 -m habitat_llm4teach.run --config-name=... habitat_baselines.trainer_name=ddppo
 
 Registers our config search path and modules, prepares the process (output
@@ -26,7 +26,7 @@ from habitat_baselines.config.default_structured_configs import HabitatBaselines
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from habitat_llm4teach import registration, sim_optional
+from habitat_llm4teach import gym_notice, registration, sim_optional
 from habitat_llm4teach.config.structured import CONFIG_DIR, L4TConfigPlugin
 from habitat_llm4teach.envs.rearrange.requirements import check_rearrange_ready, is_rearrange_config
 from habitat_llm4teach.errors import ConfigError
@@ -95,7 +95,18 @@ def prepare_run(cfg: DictConfig) -> DictConfig:
 
 
 def available_configs() -> list[str]:
-    return sorted(str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in CONFIG_DIR.rglob("*.yaml") if not p.stem.startswith("_"))
+    """The configs one passes as --config-name: ``<env>/<arm>``. Files starting with ``_`` are shared parts, and
+    deeper folders are config groups chosen by override (``minigrid/task=twodoor``), not configs of their own."""
+    return sorted(
+        str(p.relative_to(CONFIG_DIR).with_suffix(""))
+        for p in CONFIG_DIR.glob("*/*.yaml")
+        if not p.stem.startswith("_")
+    )
+
+
+def minigrid_tasks() -> list[str]:
+    """The choices of the minigrid/task config group (configs/habitat/minigrid/task/<name>.yaml)."""
+    return sorted(p.stem for p in (CONFIG_DIR / "minigrid" / "task").glob("*.yaml"))
 
 
 @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name=None)
@@ -104,7 +115,10 @@ def _main(cfg: DictConfig) -> None:
 
     try:
         if HydraConfig.get().job.config_name is None:
-            raise ConfigError(f"no config given: pass --config-name=<name>, one of {available_configs()}")
+            raise ConfigError(
+                f"no config given: pass --config-name=<name>, one of {available_configs()} "
+                f"(MiniGrid: the task with minigrid/task=<{'|'.join(minigrid_tasks())}>)"
+            )
         cfg = prepare_run(patch_config(cfg))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -120,6 +134,7 @@ def _main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    gym_notice.mark_shown()  # gym (imported with habitat above) has shown its notice; env workers stay silent
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     prepare_distributed_env()
     registration.register_all()

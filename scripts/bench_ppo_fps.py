@@ -49,7 +49,7 @@ def trainer_fps(task: str, num_envs: int, image_size: int, steps: int, backbone:
 
     with tempfile.TemporaryDirectory() as run_dir:
         cmd = [
-            sys.executable, "-m", "habitat_llm4teach.run", "--config-name=minigrid/simpledoorkey_ppo",
+            sys.executable, "-m", "habitat_llm4teach.run", "--config-name=minigrid/ppo",
             f"llm4teach.run_dir={run_dir}", f"habitat_baselines.vector_env_factory.task={task}",
             f"habitat_baselines.num_environments={num_envs}", f"habitat_baselines.total_num_steps={steps}",
             f"habitat_baselines.vector_env_factory.image_size={image_size}", f"habitat_baselines.rl.ddppo.backbone={backbone}",

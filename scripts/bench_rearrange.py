@@ -32,17 +32,31 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
+
+from habitat_llm4teach.distill.training_log import parse_progress_lines
+from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
 
 EPISODES = "data/datasets/replica_cad/rearrange/v2/{split}/rearrange_easy.json.gz"
 AVERAGE = re.compile(r"Average episode (\S+): ([-\d.]+)")
-FPS = re.compile(r"update: (\d+)\tfps: ([\d.]+)")
-GUIDED = re.compile(r"teacher/guided_frac: ([\d.]+)")
-CACHE_HIT = re.compile(r"teacher/plan_cache_hit_rate: ([\d.]+)")
 
 
 def episodes_in_split(split: str) -> int:
     with gzip.open(EPISODES.format(split=split), "rt") as f:
         return len(json.load(f)["episodes"])
+
+
+def last_scalar(run_dir: Path, tag: str) -> Optional[float]:
+    """The last value of a TensorBoard scalar the run wrote; None when never written (nothing was measured)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    values: list[float] = []
+    for events in sorted((run_dir / "tb").glob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        if tag in accumulator.Tags()["scalars"]:
+            values += [event.value for event in accumulator.Scalars(tag)]
+    return values[-1] if values else None
 
 
 def run(args: list[str], log: Path) -> str:
@@ -106,14 +120,15 @@ def training_sps(teacher: bool, args: argparse.Namespace):  # type: ignore[no-un
             *([] if teacher else ["llm4teach.distill.schedule=none"]),
             *([f"llm4teach.teacher.model={args.model}"] if args.model else []),
         ], run_dir.with_suffix(".log"))
-        fps = FPS.findall(text)
-        if not fps:
-            sys.exit(f"error: no training fps in the log of {run_dir}")
-        update, last_fps = fps[-1]
-        record = {"sps": float(last_fps), "updates": int(update), "envs": args.envs, "steps_per_update": args.steps * args.envs}
-        guided, hit_rate = GUIDED.findall(text), CACHE_HIT.findall(text)
-        if teacher and guided:
-            record.update(guided_frac=float(guided[-1]), plan_cache_hit_rate=float(hit_rate[-1]) if hit_rate else None)
+        progress = parse_progress_lines(text)
+        sps = last_scalar(run_dir, "perf/fps")  # habitat's own fps, unrounded
+        if not progress or sps is None:
+            sys.exit(f"error: no training fps in the log or TensorBoard of {run_dir}")
+        record = {"sps": sps, "updates": int(progress[-1]["update"]), "envs": args.envs, "steps_per_update": args.steps * args.envs}
+        # The teacher's statistics are in TensorBoard only (the log line keeps to what a user watches).
+        guided = last_scalar(run_dir, GUIDED_FRAC)
+        if teacher and guided is not None:
+            record.update(guided_frac=guided, plan_cache_hit_rate=last_scalar(run_dir, PLAN_CACHE_HIT_RATE))
         with open(run_dir / "episodes.rank0.csv") as f:  # the trainer's per-episode record (success: the task's key)
             rows = list(csv.DictReader(f))
         record["episodes_finished"] = len(rows)

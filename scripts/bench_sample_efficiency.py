@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from plot_runs import plot_runs  # noqa: E402
 
 from habitat_llm4teach.distill.episodes import load_episodes  # noqa: E402
+from habitat_llm4teach.distill.training_log import parse_progress_lines  # noqa: E402
 
 THRESHOLD = 0.9
 
@@ -77,7 +78,7 @@ def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str
     if result.returncode != 0:
         sys.exit(f"training failed (exit {result.returncode}), see {run_dir / 'bench_output.txt'}:\n{out[-3000:]}")
     episodes = load_episodes(str(run_dir))
-    fps = [float(m) for m in re.findall(r"fps: ([0-9.]+)", out)]
+    fps = [line["fps"] for line in parse_progress_lines(out) if line["fps"] is not None]
     final_window = episodes.success[-100:]
     record = {
         "run_dir": str(run_dir),
@@ -149,26 +150,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     results = args.results or REPO / "data" / "results" / f"sample_efficiency_{args.task.lower()}"
     results.mkdir(parents=True, exist_ok=True)
-    config = f"minigrid/{args.task.lower()}_llm4teach"
+    config = "minigrid/llm4teach"
+    task = f"minigrid/task={args.task.lower()}"  # the config group choosing the task (configs/habitat/minigrid/task/)
     cache = str(REPO / "data" / "plan_cache" / "minigrid.json")
 
     llm4teach = [
-        train(config, results / f"llm4teach_seed{seed}", seed, args.budget, [f"llm4teach.teacher.cache_path={cache}", *args.overrides])
+        train(config, results / f"llm4teach_seed{seed}", seed, args.budget, [task, f"llm4teach.teacher.cache_path={cache}", *args.overrides])
         for seed in args.seeds
     ]
     llm4teach_steps = mean_reached(llm4teach)
     ppo_budget = int(args.ppo_factor * (llm4teach_steps if llm4teach_steps is not None else args.budget))
     ppo = [
         train(config, results / f"ppo_seed{seed}", seed, ppo_budget,
-              ["llm4teach.distill.schedule=none", f"llm4teach.stop_at_success={THRESHOLD}", *args.overrides])
+              [task, "llm4teach.distill.schedule=none", f"llm4teach.stop_at_success={THRESHOLD}", *args.overrides])
         for seed in args.seeds
     ]
     teacher_dir = results / "teacher_only"
-    teacher_eval = evaluate(f"minigrid/{args.task.lower()}_teacher", args.eval_episodes, teacher_dir,
-                            [f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only")
+    teacher_eval = evaluate("minigrid/teacher", args.eval_episodes, teacher_dir,
+                            [task, f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only")
     teacher = teacher_eval["success"]
     student_evals = [
-        evaluate(config, args.eval_episodes, Path(r["run_dir"]), [f"llm4teach.run_dir={r['run_dir']}"], "student")
+        evaluate(config, args.eval_episodes, Path(r["run_dir"]), [task, f"llm4teach.run_dir={r['run_dir']}"], "student")
         for r in llm4teach
     ]
 

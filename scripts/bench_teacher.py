@@ -11,7 +11,7 @@ For the default model on this machine it prints, measured in one run:
   rearrange_plan_labels.jsonl and the ones recorded on the simulator
   (rearrange_plan_labels_sim_{pick,place}.jsonl; --only-rearrange skips MiniGrid);
 - teacher-only success and return over N episodes on each paper task, through
-  habitat-baselines' evaluator (configs/habitat/minigrid/<task>_teacher.yaml).
+  habitat-baselines' evaluator (configs/habitat/minigrid/teacher.yaml with minigrid/task=<task>).
 The last line is one JSON object.
 
     .venv/bin/python scripts/bench_teacher.py [--model PATH] [--episodes 100] [--sample-rows 10] [--rearrange] [--only-rearrange]
@@ -174,7 +174,7 @@ def sample_mode(model: str, rows: list[dict]) -> dict:
 
 def teacher_only(task: str, episodes: int, model: str, cache: Path) -> dict:
     cmd = [
-        sys.executable, "-m", "habitat_llm4teach.run", f"--config-name=minigrid/{task.lower()}_teacher",
+        sys.executable, "-m", "habitat_llm4teach.run", "--config-name=minigrid/teacher", f"minigrid/task={task.lower()}",
         f"habitat_baselines.test_episode_count={episodes}", f"llm4teach.teacher.model={model}",
         f"llm4teach.teacher.cache_path={cache}", f"llm4teach.run_dir={cache.parent / task.lower()}",
     ]

@@ -5,21 +5,21 @@
 # PPO baseline when $BASELINE holds one). Extra arguments are Hydra overrides for training and
 # evaluation, e.g. habitat_baselines.num_environments=8.
 #   STEPS=150000 scripts/quickstart.sh          # a longer budget
-#   CONFIG=minigrid/simpledoorkey_ppo STEPS=8192 scripts/quickstart.sh   # stock habitat PPO smoke run
+#   CONFIG=minigrid/ppo STEPS=8192 scripts/quickstart.sh   # stock habitat PPO smoke run
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/bootstrap.sh
 
-config=${CONFIG:-minigrid/simpledoorkey_llm4teach}
+config=${CONFIG:-minigrid/llm4teach}
 steps=${STEPS:-100000}
-run_dir=${RUN_DIR:-data/runs/quickstart/$(basename "$config")}
+run_dir=${RUN_DIR:-data/runs/quickstart/simpledoorkey_$(basename "$config")}
 baseline=${BASELINE:-data/runs/quickstart/simpledoorkey_plain_ppo}
 teacher_episodes=${TEACHER_EPISODES:-50}
 common=(--config-name="$config" "llm4teach.run_dir=$run_dir")
 py=.venv/bin/python
 
 uses_teacher=0
-[[ "$config" == *_llm4teach ]] && uses_teacher=1
+[[ "$config" == */llm4teach ]] && uses_teacher=1
 if (( uses_teacher )); then
   echo "== The teacher model (downloaded and verified once) =="
   $py scripts/fetch_model.py
@@ -36,7 +36,7 @@ $py -m habitat_llm4teach.run "${common[@]}" habitat_baselines.evaluate=True "${o
 abs=$(cd "$run_dir" && pwd)
 if (( uses_teacher )); then
   echo "== The teacher alone on $teacher_episodes episodes (plan cache warm from training) =="
-  $py -m habitat_llm4teach.run --config-name=minigrid/simpledoorkey_teacher "llm4teach.run_dir=$run_dir/teacher_only" \
+  $py -m habitat_llm4teach.run --config-name=minigrid/teacher "llm4teach.run_dir=$run_dir/teacher_only" \
     "habitat_baselines.test_episode_count=$teacher_episodes" "habitat_baselines.eval.video_option=[]" 2>&1 \
     | tee "$run_dir/teacher_only.log"
   teacher=$(sed -n 's/.*Average episode success: \([0-9.]*\).*/\1/p' "$run_dir/teacher_only.log" | tail -1)

@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 # A real habitat-sim on the import path (our placeholder finder only serves a missing one).
 REAL_SIM = importlib.machinery.PathFinder.find_spec("habitat_sim") is not None
 
+# The first words of gym's "unmaintained" notice (gym_notices), printed at most once per run (gym_notice.py).
+GYM_NOTICE = "Gym has been unmaintained"
+
 # A few-update budget: 2 envs x 16 steps = 32 env steps per PPO update.
 TINY_TRAINING = (
     "habitat_baselines.num_environments=2",

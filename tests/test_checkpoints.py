@@ -10,7 +10,7 @@ from habitat_llm4teach.checkpoints import CheckpointError, install, load_checkpo
 
 
 def test_loads_a_checkpoint_holding_a_dictconfig(tmp_path, composed):
-    config = composed("minigrid/simpledoorkey_ppo")
+    config = composed("minigrid/ppo")
     path = tmp_path / "ckpt.pth"
     torch.save({"state_dict": {"w": torch.ones(2)}, "config": config}, path)
     with pytest.raises(Exception):
@@ -25,7 +25,7 @@ def test_habitat_loaders_are_routed_through_ours(tmp_path, composed):
     from habitat_baselines.rl.ppo import ppo_trainer
 
     install()
-    config = composed("minigrid/simpledoorkey_ppo", [f"llm4teach.run_dir={tmp_path}"])
+    config = composed("minigrid/ppo", [f"llm4teach.run_dir={tmp_path}"])
     assert ppo_trainer.load_resume_state(config) is None  # no resume state yet
     (tmp_path / "checkpoints").mkdir()
     ddp_utils.save_resume_state({"config": config, "requeue_stats": {"num_steps_done": 7}}, config)

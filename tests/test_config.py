@@ -5,52 +5,80 @@ from __future__ import annotations
 import pytest
 
 from habitat_llm4teach.config.structured import CONFIG_DIR
+from habitat_llm4teach.run import available_configs, minigrid_tasks
 
-CONFIGS = sorted(
-    str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in CONFIG_DIR.rglob("*.yaml") if not p.stem.startswith("_")
-)
+CONFIGS = available_configs()
 TASKS = {"simpledoorkey": "SimpleDoorKey", "lavadoorkey": "LavaDoorKey", "coloreddoorkey": "ColoredDoorKey", "twodoor": "TwoDoor"}
+ARMS = ("ppo", "llm4teach", "teacher")
+
+# What each arm composed to when every task x arm had its own YAML (before the minigrid/task group):
+# trainer, (updater, distributed updater, storage), acting policy, plan cache, evaluate.
+PPO_COMPONENTS = ("PPO", "DDPPO", "RolloutStorage")
+DISTILL_COMPONENTS = ("L4TDistillPPO", "L4TDistillDDPPO", "L4TRolloutStorage")
+ARM_VALUES = {
+    "ppo": ("ppo", PPO_COMPONENTS, "PointNavResNetPolicy", None, False),
+    "llm4teach": ("llm4teach", DISTILL_COMPONENTS, "L4TResNetPolicy", "data/plan_cache/minigrid.json", False),
+    "teacher": ("ppo", PPO_COMPONENTS, "L4TTeacherPolicy", "data/plan_cache/minigrid.json", True),
+}
+PAPER_SCHEDULE = {"schedule": "paper", "start": 10.0, "floor": 0.1, "decay_per_update": 0.005, "off_after": -1}
 
 
-# config kind -> (trainer, acting policy)
-KINDS = {"ppo": ("ppo", "PointNavResNetPolicy"), "teacher": ("ppo", "L4TTeacherPolicy"),
-         "llm4teach": ("llm4teach", "L4TResNetPolicy")}
+def test_minigrid_has_one_config_per_arm_and_a_task_group():
+    assert [c for c in CONFIGS if c.startswith("minigrid/")] == sorted(f"minigrid/{arm}" for arm in ARMS)
+    assert minigrid_tasks() == sorted(TASKS)
 
 
-def test_every_task_has_a_ppo_and_a_teacher_config():
-    assert {f"minigrid/{t}_{kind}" for t in TASKS for kind in ("ppo", "teacher")} <= set(CONFIGS)
-
-
-@pytest.mark.parametrize("name", [c for c in CONFIGS if c.startswith("minigrid/")])
-def test_minigrid_config_composes(composed, name):
+@pytest.mark.parametrize("task", sorted(TASKS))
+@pytest.mark.parametrize("arm", ARMS)
+def test_minigrid_config_composes(composed, arm, task):
     from habitat_baselines.common.baseline_registry import baseline_registry
 
-    config = composed(name)
+    config = composed(f"minigrid/{arm}", [f"minigrid/task={task}"])
     hb = config.habitat_baselines
-    task, kind = name.split("/")[1].split("_")
-    trainer, policy = KINDS[kind]
+    trainer, (updater, distrib_updater, storage), policy, cache_path, evaluate = ARM_VALUES[arm]
     assert hb.trainer_name == trainer and baseline_registry.get_trainer(trainer) is not None
+    assert (hb.updater_name, hb.distrib_updater_name, hb.rollout_storage_name) == (updater, distrib_updater, storage)
+    assert baseline_registry.get_updater(updater) is not None and baseline_registry.get_storage(storage) is not None
     assert hb.vector_env_factory._target_ == "habitat_llm4teach.envs.minigrid.factory.MiniGridVectorEnvFactory"
     assert hb.vector_env_factory.task == TASKS[task]
     assert hb.rl.policy.main_agent.name == policy and baseline_registry.get_policy(policy) is not None
     assert hb.rl.ddppo.backbone == "resnet18"
     hidden = {s.uuid for s in hb.eval.extra_sim_sensors.values()}
     assert {"minigrid_symbolic", "third_rgb"} <= hidden
-    assert hb.checkpoint_folder.startswith(config.llm4teach.run_dir)
+    # The run folders users see keep their names: data/runs/minigrid/<task>_<arm>.
+    assert config.llm4teach.run_dir == f"data/runs/minigrid/{task}_{arm}"
+    assert hb.checkpoint_folder == f"data/runs/minigrid/{task}_{arm}/checkpoints"
+    assert config.llm4teach.teacher.cache_path == cache_path
+    assert hb.evaluate == evaluate and hb.test_episode_count == (100 if evaluate else 8)
+    assert {k: config.llm4teach.distill[k] for k in PAPER_SCHEDULE} == PAPER_SCHEDULE
+
+
+@pytest.mark.parametrize("arm", ARMS)
+def test_minigrid_task_defaults_to_simpledoorkey(composed, arm):
+    config = composed(f"minigrid/{arm}")
+    assert config.habitat_baselines.vector_env_factory.task == "SimpleDoorKey"
+    assert config.llm4teach.run_dir == f"data/runs/minigrid/simpledoorkey_{arm}"
+
+
+def test_unknown_minigrid_task_is_rejected(composed):
+    from hydra.errors import MissingConfigException
+
+    with pytest.raises(MissingConfigException, match="minigrid/task"):
+        composed("minigrid/ppo", ["minigrid/task=nope"])
 
 
 def test_typo_in_override_is_rejected(composed):
     from hydra.errors import ConfigCompositionException
 
     with pytest.raises(ConfigCompositionException, match="tota_num_steps"):
-        composed("minigrid/simpledoorkey_ppo", ["habitat_baselines.tota_num_steps=5"])
+        composed("minigrid/ppo", ["habitat_baselines.tota_num_steps=5"])
 
 
 def test_typo_in_factory_key_is_rejected(composed):
     from hydra.errors import ConfigCompositionException
 
     with pytest.raises(ConfigCompositionException, match="tsk"):
-        composed("minigrid/simpledoorkey_ppo", ["habitat_baselines.vector_env_factory.tsk=TwoDoor"])
+        composed("minigrid/ppo", ["habitat_baselines.vector_env_factory.tsk=TwoDoor"])
 
 
 # Habitat pick/place: composed with habitat-lab 0.3.3's own benchmark/rearrange/skills/{pick,place}.yaml (no simulator).
@@ -110,7 +138,7 @@ def test_rearrange_student_ignores_the_teacher_scene_vector(composed):
 
 
 # A config per teacher kind that takes the kind's names from the llm4teach/teacher_kind group alone.
-TEACHER_KIND_USERS = {"rearrange": "rearrange/pick_llm4teach"}
+TEACHER_KIND_USERS = {"minigrid": "minigrid/llm4teach", "rearrange": "rearrange/pick_llm4teach"}
 
 
 def test_the_teacher_kind_group_sets_what_the_trainer_checks_against(composed):

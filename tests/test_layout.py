@@ -1,7 +1,7 @@
 """The package's import graph, read with ast (every import, including those inside functions): layers only
 import downward and no modules import each other in a cycle.
 
-Layers, bottom up: the foundation (keys, errors, sim_optional, checkpoints, config) -> envs/ (environment
+Layers, bottom up: the foundation (keys, errors, sim_optional, gym_notice, checkpoints, config) -> envs/ (environment
 backends) -> teacher/ (its own modules are the env-independent core; minigrid/ and rearrange/ are the env
 teachers on top of it) -> teachers.py -> server/ -> distill/ -> registration.py, run.py.
 """
@@ -16,7 +16,7 @@ import pytest
 PACKAGE = "habitat_llm4teach"
 ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 
-FOUNDATION = ("keys", "errors", "sim_optional", "checkpoints", "config")
+FOUNDATION = ("keys", "errors", "sim_optional", "gym_notice", "checkpoints", "config")
 ENV_TEACHERS = ("teacher.minigrid", "teacher.rearrange")
 # What the teachers read of the envs: the layout of the observations they decode, never a backend.
 OBSERVATION_LAYOUTS = ("envs.minigrid.symbolic", "envs.rearrange.scene")

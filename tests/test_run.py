@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import REAL_SIM, REPO, TINY_TRAINING, output_of, run_cli
+from helpers import GYM_NOTICE, REAL_SIM, REPO, TINY_TRAINING, output_of, run_cli
 from habitat_llm4teach.checkpoints import load_checkpoint_file
 from habitat_llm4teach.run import prepare_distributed_env
 
-CONFIG = "--config-name=minigrid/simpledoorkey_ppo"
+CONFIG = "--config-name=minigrid/ppo"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,7 @@ def trained_run(tmp_path_factory):
 def test_training_writes_checkpoints_tensorboard_and_logs(trained_run):
     run_dir, out = trained_run
     assert f"Run folder: {run_dir}" in out
+    assert out.count(GYM_NOTICE) <= 1  # by the main process at most, not once per env worker
     assert "update: 3" in (run_dir / "train.log").read_text()
     assert list((run_dir / "tb").glob("events.out.tfevents.*"))
     state = load_checkpoint_file(run_dir / "checkpoints" / "latest.pth")
@@ -100,7 +101,8 @@ def test_ctrl_c_saves_resume_state_and_rerun_resumes(tmp_path):
     "args,message",
     [
         ([CONFIG, "habitat_baselines.vector_env_factory.task=SimpleDorKey"], "Unknown MiniGrid task 'SimpleDorKey'"),
-        (["--config-name=minigrid/nope_ppo"], "minigrid/nope_ppo"),
+        (["--config-name=minigrid/nope"], "minigrid/nope"),
+        ([CONFIG, "minigrid/task=nope"], "Available options in 'minigrid/task'"),
         ([CONFIG, "habitat_baselines.tota_num_steps=5"], "tota_num_steps"),
         ([], "no config given"),
         ([CONFIG, "habitat_baselines.evaluate=True", "llm4teach.run_dir=/nonexistent/run"], "does not exist: train first"),

@@ -164,6 +164,9 @@ class L4TRunConfig:
     """Where a run writes everything (checkpoints, tensorboard, videos, logs), the teacher and distillation."""
 
     run_dir: str = "data/runs/default"
+    # The task's short name in run folder names (data/runs/minigrid/<task_name>_<arm>); the task config
+    # group sets it (configs/habitat/minigrid/task/), so one config per arm serves every task.
+    task_name: str = "default"
     # Stop training once the success over the last 100 training episodes reaches this (llm4teach trainer;
     # scripts/bench_sample_efficiency.py stops PPO at 0.9). -1: train for the whole budget.
     stop_at_success: float = -1.0

@@ -24,8 +24,9 @@ habitat's method):
 - ``_update_agent``: feeds the schedule the student's windowed success, sets
   lambda on the updater, and adds the teacher's statistics to the losses (so
   DD-PPO averages them over ranks like habitat's own).
-- ``_training_log``: writes the teacher statistics as ``teacher/*`` and a text
-  line for lambda and the distill metrics.
+- ``_training_log``: keeps every TensorBoard scalar habitat writes, adds the
+  teacher statistics as ``teacher/*``, skips NaN (nothing measured), and
+  replaces habitat's text lines with one progress line (distill/training_log.py).
 - ``save_checkpoint``: adds the trainer state to ``extra_state``.
 - ``train``: saves a final checkpoint when training finished.
 
@@ -60,6 +61,7 @@ from habitat_llm4teach.distill.continuous import L4TContinuousDistillPPO
 from habitat_llm4teach.distill.episodes import EpisodeLog
 from habitat_llm4teach.distill.schedules import DistillSchedule, build_schedule
 from habitat_llm4teach.distill.storage import set_at_current_step
+from habitat_llm4teach.distill.training_log import ScalarsWithoutNaN, habitat_text_lines_hidden, progress_line
 from habitat_llm4teach.distill.updater import (
     DISTILL_AGREEMENT,
     DISTILL_GUIDED_FRAC,
@@ -304,27 +306,41 @@ class L4TTrainer(PPOTrainer):
 
     @rank0_only
     def _training_log(self, writer: Any, losses: dict[str, float], prev_time: int = 0) -> None:
+        # habitat writes its scalars (learner/*, metrics/*, reward, perf/*) through the NaN-skipping writer
+        # and its text lines are replaced by one progress line.
+        scalars = ScalarsWithoutNaN(writer)
         teacher_stats = {k: v for k, v in losses.items() if k.startswith(TEACHER_STATS_PREFIX)}
         learner_losses = {k: v for k, v in losses.items() if k not in teacher_stats}
-        super()._training_log(writer, learner_losses, prev_time)
+        with habitat_text_lines_hidden():
+            super()._training_log(scalars, learner_losses, prev_time)
+        for name, value in teacher_stats.items():
+            scalars.add_scalar(name, value, self.num_steps_done)
         if self._progress is not None:
             self._progress.update(min(self.num_steps_done, self._progress.total) - self._progress.n)
             postfix = {"lambda": losses.get(DISTILL_LAMBDA, 0.0)}
-            if self.window_episode_stats.get("count"):
-                success = self._windowed_student_success()
-                if success is not None:
-                    postfix["success"] = success
+            success = self._windowed_student_success()
+            if success is not None:
+                postfix["success"] = success
             self._progress.set_postfix(postfix, refresh=False)
-        for name, value in teacher_stats.items():
-            writer.add_scalar(name, value, self.num_steps_done)
         if self.num_updates_done % self.config.habitat_baselines.log_interval == 0:
-            distill = "  ".join(
-                f"{name}: {losses[name]:.4f}"
-                for name in (DISTILL_LAMBDA, DISTILL_LOSS, DISTILL_AGREEMENT, DISTILL_GUIDED_FRAC)
-                if name in losses
-            )
-            teacher = "  ".join(f"{name}: {value:.3f}" for name, value in teacher_stats.items())
-            logger.info(f"{distill}  {teacher}")
+            logger.info(self._progress_line(scalars.last))
+
+    def _progress_line(self, written: dict[str, float]) -> str:
+        """The log interval's line, from the values just written to TensorBoard (full metrics stay there)."""
+        counts = self.window_episode_stats.get("count")
+        episode_ended = bool(counts) and _window_delta(counts) >= 1  # habitat writes 0 success/return before
+        learner = lambda name: written.get(f"learner/{name}")  # noqa: E731
+        return progress_line({
+            "update": self.num_updates_done,
+            "step": self.num_steps_done,
+            "fps": written.get("perf/fps"),
+            "success": written.get(f"metrics/{self._success_key}") if episode_ended else None,
+            "return": written.get("reward") if episode_ended else None,
+            "lambda": learner(DISTILL_LAMBDA),
+            "guided": learner(DISTILL_GUIDED_FRAC),
+            "agree": learner(DISTILL_AGREEMENT),
+            "distill_loss": learner(DISTILL_LOSS),
+        })
 
     # -- checkpoints ----------------------------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import math
 import os
-import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,11 +15,12 @@ from habitat_baselines.common.baseline_registry import baseline_registry
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
 from omegaconf import OmegaConf
 
-from helpers import TINY_TRAINING, output_of, run_cli, tensorboard_scalars
+from helpers import GYM_NOTICE, TINY_TRAINING, output_of, run_cli, tensorboard_scalars
 from habitat_llm4teach import keys
 from habitat_llm4teach.checkpoints import CheckpointError, load_checkpoint_file
 from habitat_llm4teach.distill.episodes import load_episodes
 from habitat_llm4teach.distill.schedules import PaperSchedule
+from habitat_llm4teach.distill.training_log import parse_progress_lines
 from habitat_llm4teach.distill.trainer import (
     TRAINER_NAME,
     L4TTrainer,
@@ -36,7 +37,7 @@ from habitat_llm4teach.teacher.minigrid.guidance import TEACHER_ACTION_SPACE, Mi
 from habitat_llm4teach.teacher.source import LocalPlanSource
 from habitat_llm4teach.teacher.types import Plan, PlanDistribution, SkillCall
 
-CONFIG = "--config-name=minigrid/simpledoorkey_llm4teach"
+CONFIG = "--config-name=minigrid/llm4teach"
 TASKS = {"simpledoorkey": "SimpleDoorKey", "lavadoorkey": "LavaDoorKey", "coloreddoorkey": "ColoredDoorKey", "twodoor": "TwoDoor"}
 
 
@@ -49,7 +50,7 @@ def test_trainer_name_resolves():
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_llm4teach_configs_compose_with_the_distillation_components(composed, task):
-    config = composed(f"minigrid/{task}_llm4teach")
+    config = composed("minigrid/llm4teach", [f"minigrid/task={task}"])
     hb = config.habitat_baselines
     assert hb.trainer_name == TRAINER_NAME
     assert (hb.updater_name, hb.distrib_updater_name, hb.rollout_storage_name) == (
@@ -63,10 +64,10 @@ def test_llm4teach_configs_compose_with_the_distillation_components(composed, ta
 
 
 def test_wrong_updater_or_storage_name_is_a_clear_error(composed):
-    config = composed("minigrid/simpledoorkey_llm4teach", ["habitat_baselines.distrib_updater_name=DDPPO"])
+    config = composed("minigrid/llm4teach", ["habitat_baselines.distrib_updater_name=DDPPO"])
     with pytest.raises(ConfigError, match="distrib_updater_name=L4TDistillDDPPO.*got 'DDPPO'"):
         check_components(config)
-    config = composed("minigrid/simpledoorkey_llm4teach", ["habitat_baselines.rollout_storage_name=RolloutStorage"])
+    config = composed("minigrid/llm4teach", ["habitat_baselines.rollout_storage_name=RolloutStorage"])
     with pytest.raises(ConfigError, match="rollout_storage_name=L4TRolloutStorage"):
         check_components(config)
 
@@ -249,11 +250,8 @@ def _args(run_dir, model_dir, *extra):
 
 
 def _logged_updates(log_text: str) -> list[tuple[int, float]]:
-    """(update, lambda) from train.log: habitat's "update: N" line, then our distill line."""
-    updates = [int(u) for u in re.findall(r"update: (\d+)\t", log_text)]
-    lambdas = [float(v) for v in re.findall(r"distill/lambda: ([0-9.]+)", log_text)]
-    assert len(updates) == len(lambdas)
-    return list(zip(updates, lambdas))
+    """(update, lambda) from train.log: the trainer's one progress line per log interval."""
+    return [(int(line["update"]), line["lambda"]) for line in parse_progress_lines(log_text)]
 
 
 @pytest.fixture(scope="module")
@@ -270,8 +268,9 @@ def distilled_run(tmp_path_factory, tiny_teacher_model):
 
 
 def test_training_logs_distill_and_teacher_metrics_and_lambda_follows_the_schedule(distilled_run):
-    run_dir, _, _ = distilled_run
+    run_dir, _, out = distilled_run
     scalars = tensorboard_scalars(run_dir)
+    assert not [tag for tag, values in scalars.items() if any(math.isnan(v) for _, v in values)]  # skipped, not drawn
     for tag in ("learner/distill/lambda", "learner/distill/loss", "learner/distill/agreement",
                 "learner/distill/guided_frac", PLAN_CACHE_HIT_RATE, GUIDED_FRAC):
         assert tag in scalars, sorted(scalars)
@@ -281,7 +280,10 @@ def test_training_logs_distill_and_teacher_metrics_and_lambda_follows_the_schedu
     assert all(0 <= v <= 1 for _, v in scalars[GUIDED_FRAC])
     assert any(v > 0 for _, v in scalars["learner/distill/guided_frac"])
     assert any(v > 0 for _, v in scalars[PLAN_CACHE_HIT_RATE])  # repeated descriptions hit the cache
-    assert _logged_updates((run_dir / "train.log").read_text()) == [(1, 10.0), (2, 9.995), (3, 0.0)]
+    log = (run_dir / "train.log").read_text()
+    assert _logged_updates(log) == [(1, 10.0), (2, 9.995), (3, 0.0)]
+    assert "Num updates" not in log and "Perf Stats" not in log  # habitat's text lines are replaced by ours
+    assert out.count(GYM_NOTICE) <= 1  # not once per env worker
     assert (run_dir / "plans.json").is_file()
 
 
@@ -311,7 +313,7 @@ def test_resume_continues_lambda_and_the_step_count(distilled_run):
     assert "Loading resume state" in out
     resumed = (run_dir / "train.log").read_text()[len(before):]
     assert _logged_updates(resumed) == [(3, 0.0)]  # update 3 with lambda(2) = 0, not a restart at lambda 10
-    assert "Num frames 96" in resumed  # 64 steps restored + 32 new
+    assert parse_progress_lines(resumed)[-1]["step"] == 96  # 64 steps restored + 32 new
 
 
 def test_the_distilled_student_evaluates_like_any_habitat_checkpoint(distilled_run):

@@ -19,7 +19,7 @@ READY = re.compile(r"teacher server ready at \S+ \(pid (\d+)")
 
 def _args(run_dir, model, *extra):
     return [
-        "--config-name=minigrid/simpledoorkey_llm4teach", f"llm4teach.run_dir={run_dir}", f"llm4teach.teacher.model={model}",
+        "--config-name=minigrid/llm4teach", f"llm4teach.run_dir={run_dir}", f"llm4teach.teacher.model={model}",
         "llm4teach.teacher.dtype=float32", f"llm4teach.teacher.cache_path={run_dir / 'plans.json'}",
         "habitat_baselines.eval.video_option=[]", "habitat_baselines.num_checkpoints=1", *TINY_TRAINING, *extra,
     ]

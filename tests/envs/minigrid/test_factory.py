@@ -19,7 +19,7 @@ def test_resolve_task_names():
 
 
 def test_construct_envs_steps_real_workers(composed):
-    config = composed("minigrid/simpledoorkey_ppo", ["habitat_baselines.num_environments=2"])
+    config = composed("minigrid/ppo", ["habitat_baselines.num_environments=2"])
     envs = MiniGridVectorEnvFactory().construct_envs(config)
     try:
         assert isinstance(envs, VectorEnv) and envs.num_envs == 2
@@ -36,7 +36,7 @@ def test_construct_envs_steps_real_workers(composed):
 
 def test_third_person_frame_for_eval_videos_only(composed):
     config = composed(
-        "minigrid/simpledoorkey_ppo",
+        "minigrid/ppo",
         ["habitat_baselines.num_environments=1", "habitat_baselines.evaluate=True"],
     )
     envs = MiniGridVectorEnvFactory().construct_envs(config)
@@ -47,7 +47,7 @@ def test_third_person_frame_for_eval_videos_only(composed):
 
 
 def test_symbolic_observation_must_be_hidden_from_policy(composed):
-    config = composed("minigrid/simpledoorkey_ppo")
+    config = composed("minigrid/ppo")
     with read_write(config):
         del config.habitat_baselines.eval.extra_sim_sensors["minigrid_symbolic_sensor"]
     with pytest.raises(ConfigError, match="must be hidden from the policy"):
