@@ -162,7 +162,7 @@ def query_from_wire(fields: dict[str, Any], skills: tuple[str, ...]) -> PlanQuer
             if not isinstance(values, list):
                 raise ValueError(f"the targets of '{skill}' must be a list, got {values!r}")
             names[skill] = [_name(v, f"a target of '{skill}'") for v in values]
-        unknown = sorted({c.skill for c in calls} - set(skills) | set(names) - set(skills))
+        unknown = sorted(({c.skill for c in calls} | set(names)) - set(skills))
         if unknown:
             raise ValueError(f"skills {unknown} are not in this prompt set's vocabulary {skills}")
     except ValueError as error:
