@@ -2,22 +2,24 @@
 
 Owns the description format and the skill vocabulary the LLM chooses from:
 ``navigate to <x>``, ``pick <x>``, ``place <x> on <y>`` and ``look around``. A
-description leads with the task, what the robot holds and where the task's own
-objects are (its sensors locate them, seen or not), then lists the few nearest
-other objects in view::
+description leads with the task, what the robot holds and whether the task's own
+objects (its sensors locate them, seen or not) are within reach, then lists the
+other objects in view that are within reach too::
 
-    Task: pick the apple. You hold nothing. <apple>: 1.5 m ahead, left.
-    Also in view: <bowl> (within reach), <kitchen counter> (2.0 m right).
+    Task: pick the apple. You hold nothing. <apple>: out of reach.
+    Also within reach: <bowl>, <kitchen counter>.
 
-It says only what a plan depends on: "within reach" (the robot is at the object:
-``reach.at``, the same test navigation ends on), else the distance in
-``DISTANCE_STEP_M`` steps and a direction sector. So the text, which the plan
-cache keys on, changes a few times per episode rather than at every step.
+It says only what the next skill depends on: "within reach" is ``reach.at`` (the
+robot is at the object, facing it: the test navigation ends on and pick / place
+start from), and an object elsewhere is a target only if the task names it.
+Distances, directions and the far objects in view change at nearly every step
+and choose no skill; the plan cache keys on the text, so leaving them out is what
+lets one LLM call serve a whole stretch of an episode (rearrange-v5, which gave
+0.5 m distance steps, sectors and the 4 nearest objects in view, repeated a
+description 1.8 times on a pick/place training trace; this format 9 times).
 """
 
 from __future__ import annotations
-
-import math
 
 from habitat_llm4teach.teacher.rearrange.perception import RearrangePerception, SeenObject
 from habitat_llm4teach.teacher.rearrange.reach import at
@@ -32,32 +34,13 @@ SKILL_NAMES = (LOOK_AROUND, NAVIGATE_TO, PICK, PLACE)
 PLACE_ON = " on "  # a place call's target is "<object> on <receptacle>"
 
 NOTHING = "nothing"
-DISTANCE_STEP_M = 0.5
-MAX_OTHERS = 4  # other objects in view listed (the nearest): more only lengthen the prompt and the candidate list
-AHEAD_DEG, SIDE_DEG, BEHIND_SIDE_DEG = 15.0, 60.0, 120.0
-
-
-def direction(bearing: float) -> str:
-    """``ahead``, ``ahead, left``, ``left``, ``behind, left``, ``behind`` (and the right-hand ones)."""
-    degrees = math.degrees(bearing)
-    side = "left" if degrees > 0 else "right"
-    magnitude = abs(degrees)
-    if magnitude <= AHEAD_DEG:
-        return "ahead"
-    if magnitude <= SIDE_DEG:
-        return f"ahead, {side}"
-    if magnitude <= BEHIND_SIDE_DEG:
-        return side
-    return f"behind, {side}" if magnitude < 180.0 - AHEAD_DEG else "behind"
+WITHIN_REACH, OUT_OF_REACH = "within reach", "out of reach"
+MAX_OTHERS = 4  # other objects within reach listed (the nearest): more only lengthen the prompt and the candidates
 
 
 def where(perception: RearrangePerception, obj: SeenObject) -> str:
-    """``within reach``, else e.g. ``1.5 m ahead, left`` (``out of view, ...`` when the camera does not see it)."""
-    if at(perception, obj):
-        return "within reach"
-    distance = max(DISTANCE_STEP_M, round(obj.distance / DISTANCE_STEP_M) * DISTANCE_STEP_M)
-    text = f"{distance:.1f} m {direction(obj.bearing)}"
-    return text if obj.visible else f"out of view, {text}"
+    """``within reach`` (the robot is at ``obj``: ``reach.at``) or ``out of reach``."""
+    return WITHIN_REACH if at(perception, obj) else OUT_OF_REACH
 
 
 def task_objects(perception: RearrangePerception) -> list[SeenObject]:
@@ -65,27 +48,31 @@ def task_objects(perception: RearrangePerception) -> list[SeenObject]:
     return [o for o in (perception.target_object, perception.goal) if o is not None]
 
 
-def others_in_view(perception: RearrangePerception) -> list[SeenObject]:
-    """The ``MAX_OTHERS`` nearest seen objects that are not the task's own."""
+def others_within_reach(perception: RearrangePerception) -> list[SeenObject]:
+    """The ``MAX_OTHERS`` nearest seen objects within reach that are not the task's own, in name order (so the
+    text does not change when two of them swap distances)."""
     own = {o.name for o in task_objects(perception)}
-    return [o for o in perception.objects if o.name not in own][:MAX_OTHERS]
+    near = [o for o in perception.objects if o.name not in own and at(perception, o)][:MAX_OTHERS]
+    return sorted(near, key=lambda o: o.name)
 
 
 def describe(perception: RearrangePerception) -> str:
-    """The task, what the robot holds, where the task's objects are, and the nearest other objects in view."""
+    """The task, what the robot holds, whether the task's objects are within reach, and what else is."""
     held = f"<{perception.holding.name}>" if perception.holding is not None else NOTHING
     text = f"Task: {perception.mission}. You hold {held}."
     for obj in task_objects(perception):
         text += f" <{obj.name}>: {where(perception, obj)}."
-    others = [f"<{o.name}> ({where(perception, o)})" for o in others_in_view(perception)]
-    return f"{text} Also in view: {', '.join(others)}." if others else f"{text} Nothing else in view."
+    others = [f"<{o.name}>" for o in others_within_reach(perception)]
+    if others:
+        return f"{text} Also within reach: {', '.join(others)}."
+    return f"{text} Nothing else within reach." if task_objects(perception) else f"{text} Nothing within reach."
 
 
 def candidate_skills(perception: RearrangePerception) -> list[SkillCall]:
     """Every skill a plan may name here (the parser's vocabulary): ``look around`` first; ``navigate to`` every
     listed object; ``pick`` listed objects with free hands; ``place`` the held object on the goal and on listed
     receptacles."""
-    listed = task_objects(perception) + others_in_view(perception)
+    listed = task_objects(perception) + others_within_reach(perception)
     calls = [SkillCall(LOOK_AROUND)]
     calls += [SkillCall(NAVIGATE_TO, name) for name in dict.fromkeys(o.name for o in listed)]
     if perception.holding is None:
@@ -114,7 +101,7 @@ def next_skills(perception: RearrangePerception) -> list[SkillCall]:
         return at(perception, target) != (call.skill == NAVIGATE_TO)
 
     # In the order the description names the objects (the task's own first), looking around last.
-    named = [o.name for o in task_objects(perception) + others_in_view(perception)]
+    named = [o.name for o in task_objects(perception) + others_within_reach(perception)]
 
     def position(call: SkillCall) -> int:
         if call.skill == LOOK_AROUND:

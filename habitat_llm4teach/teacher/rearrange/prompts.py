@@ -25,9 +25,9 @@ from habitat_llm4teach.teacher.rearrange.skills import control
 from habitat_llm4teach.teacher.types import PlanQuery, SkillCall, SkillStatus
 
 PROMPT_SET_NAME = "rearrange"
-PROMPT_VERSION = "rearrange-v5"  # v5: task objects first, "within reach" = at the object, coarse distances
+PROMPT_VERSION = "rearrange-v6"  # v6: within / out of reach only, other objects only when within reach
 
-SYSTEM_PROMPT = """You plan for a mobile robot with one arm in a house. You get its task, what it holds, where the task's objects are, what else its head camera sees, and the skills it can use now. Answer with the skill the robot should do next, written exactly as in the list.
+SYSTEM_PROMPT = """You plan for a mobile robot with one arm in a house. You get its task, what it holds, whether the task's objects are within reach, what else is within reach, and the skills it can use now. Answer with the skill the robot should do next, written exactly as in the list.
 Skills: navigate to X drives until X is within reach; pick X picks X up, then brings the arm back to rest; place X on Y puts the held X on Y, then brings the arm back to rest; look around turns in place.
 Only the objects named in the task matter: never pick, place on or navigate to any other object, however near.
 Decide with these rules; the first rule that matches gives the answer:
@@ -72,8 +72,8 @@ _EXAMPLES = (
     (_perception(PICK, (_obj("apple", 0.5, 2), _obj("sofa", 2.0, 30, True, 0.8)), "orange", holding=True,
                  obs=_ARM_OUT_HOLDING),
      "pick orange", "pick orange"),
-    (_perception(PLACE, (_obj("bowl", 0.5, 4),), "bowl", goal=_obj("table", 0.8, 2, True, 0.4), obs=_ARM_OUT_EMPTY),
-     "place bowl on table", "place bowl on table"),
+    (_perception(PLACE, (_obj("plate", 0.5, 4),), "plate", goal=_obj("desk", 0.8, 2, True, 0.4), obs=_ARM_OUT_EMPTY),
+     "place plate on desk", "place plate on desk"),
     (_perception(PLACE, (_obj("stool", 0.6, 0, True, 0.3),), "cup", holding=True, goal=_obj("counter", 2.2, -30, True, 0.5)),
      "navigate to counter", "navigate to counter, place cup on counter"),
     (_perception(PLACE, (_obj("cracker box", 1.1, 30),), "sugar box", holding=True,
@@ -83,8 +83,8 @@ _EXAMPLES = (
                  goal=_obj("sink", 0.7, 4, True, 0.3)),
      "place sponge on sink", "place sponge on sink"),
     # Where the task's sensors do not locate the target (hand-built scenes): find it first.
-    (_perception(PICK, (_obj("bowl", 1.2, 20), _obj("table", 1.6, -10, True, 0.5)), "spoon"),
-     "look around", "look around, navigate to spoon, pick spoon"),
+    (_perception(PICK, (_obj("bowl", 0.6, 4), _obj("table", 1.6, -10, True, 0.5)), "fork"),
+     "look around", "look around, navigate to fork, pick fork"),
 )
 EXAMPLE_SCENES = {describe(p): p for p, _, _ in _EXAMPLES}
 

@@ -31,8 +31,7 @@ def test_row_becomes_the_perception_it_describes():
            "goal": {"name": "table", "distance": 3.0, "bearing_deg": 160, "radius": 0.4, "visible": False}}
     perception = perception_from_row(row)
     assert describe(perception) == (
-        "Task: place the mug on the table. You hold <mug>. <table>: out of view, 3.0 m behind, left. "
-        "Also in view: <chair> (within reach)."
+        "Task: place the mug on the table. You hold <mug>. <table>: out of reach. Also within reach: <chair>."
     )
 
 
@@ -109,11 +108,11 @@ def test_the_tasks_own_skill_stays_offered_while_it_finishes():
     from habitat_llm4teach.teacher.rearrange.prompts import offered_skills
 
     row = {"task": "pick", "target": "apple", "holding": True, "goal": None,
-           "objects": [{"name": "bowl", "distance": 2.0, "bearing_deg": 0, "radius": 0.05}]}
+           "objects": [{"name": "table", "distance": 0.6, "bearing_deg": 0, "radius": 0.3, "receptacle": True}]}
     holding = perception_from_row(row)
     away_from_rest = TaskObservations(np.zeros(3), np.zeros(7), True, np.array([0.3, 0.0, 0.2]))
     holding = dataclasses.replace(holding, obs=away_from_rest)
     assert [str(c) for c in offered_skills(holding)] == ["pick apple"]
     at_rest = dataclasses.replace(holding, obs=TaskObservations(np.zeros(3), np.zeros(7), True, np.zeros(3)))
     assert "pick apple" not in {str(c) for c in offered_skills(at_rest)}  # done: nothing left to run
-    assert "navigate to bowl" in {str(c) for c in offered_skills(at_rest)}
+    assert "place apple on table" in {str(c) for c in offered_skills(at_rest)}  # the table within reach, again

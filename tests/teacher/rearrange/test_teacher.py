@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from habitat_llm4teach.envs.rearrange.scene import load_scene
 from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS
 from habitat_llm4teach.teacher.planner import SamplePlanner, ScorePlanner
-from habitat_llm4teach.teacher.rearrange.describe import candidate_skills, describe, direction
+from habitat_llm4teach.teacher.rearrange.describe import candidate_skills, describe
 from habitat_llm4teach.teacher.rearrange.parse import parse_plan
 from habitat_llm4teach.teacher.rearrange.perception import perceive
 from habitat_llm4teach.teacher.rearrange.prompts import EXAMPLE_SCENES, PROMPT_VERSION, REARRANGE_PROMPTS, query_of
@@ -33,31 +31,26 @@ def place():
     return perceive(load_scene(DATA / "rearrange_scene_place.json"))
 
 
-@pytest.mark.parametrize("degrees,text", [(0, "ahead"), (30, "ahead, left"), (-30, "ahead, right"), (90, "left"),
-                                          (-140, "behind, right"), (179, "behind")])
-def test_direction_sectors(degrees, text):
-    assert direction(math.radians(degrees)) == text
-
-
 def test_description_of_the_pick_scene(pick):
     text = describe(pick)
-    assert text.startswith("Task: pick the apple. You hold nothing. <apple>: 1.0 m ahead, left. Also in view: <table> (")
-    assert "<apple> (" not in text  # the task's object is said once, before the others
+    # The apple is 1.0 m away, the table's edge within the arm's reach and ahead (the scene's own geometry).
+    assert text == "Task: pick the apple. You hold nothing. <apple>: out of reach. Also within reach: <table>."
     assert "cracker box" not in text and "mug" not in text  # hidden behind the counter / out of the frame
     assert describe(pick) == text  # deterministic: the plan cache keys on it
 
 
 def test_description_of_the_place_scene(place):
     text = describe(place)
-    assert text.startswith("Task: place the apple on the kitchen counter. You hold <apple>. <kitchen counter>: 2.0 m ahead, right.")
-    assert "<table> (within reach)" in text
+    assert text == ("Task: place the apple on the kitchen counter. You hold <apple>. <kitchen counter>: out of reach. "
+                    "Also within reach: <table>.")
 
 
 def test_candidate_skills(pick, place):
     pick_calls = [str(c) for c in candidate_skills(pick)]
     assert pick_calls[0] == "look around"
-    assert {"navigate to apple", "pick apple", "pick bowl", "navigate to kitchen counter"} <= set(pick_calls)
-    assert not any(c.startswith("pick table") or c.startswith("place") for c in pick_calls)  # receptacles; free hands
+    # The apple (the task's) and the table (within reach); not the bowl beside the apple (out of reach) nor the
+    # counter (in view, out of reach): they choose no skill. No "pick table" (a receptacle), no place (free hands).
+    assert pick_calls == ["look around", "navigate to apple", "navigate to table", "pick apple"]
     place_calls = [str(c) for c in candidate_skills(place)]
     assert "place apple on kitchen counter" in place_calls and "place apple on table" in place_calls
     assert not any(c.startswith("pick") for c in place_calls)
@@ -81,7 +74,7 @@ def test_prompt_set_examples_are_generated_like_queries(pick):
         assert plan.startswith(next_skill)
     planner = ScorePlanner(FakeLLM({"navigate to apple": -0.1}), prompts=REARRANGE_PROMPTS)
     prompt = planner.prompt(query_of(pick))
-    assert "mobile robot" in prompt and "grid world" not in prompt and "Skills: navigate to apple; navigate to" in prompt
+    assert "mobile robot" in prompt and "grid world" not in prompt and "Skills: navigate to apple; look around." in prompt
     answer = planner.plan(query_of(pick))
     assert answer.plans[0].steps == (SkillCall("navigate to", "apple"),)
     assert sum(p.prob for p in answer.plans) == pytest.approx(1.0)
