@@ -11,10 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 from omegaconf import OmegaConf
+
+
+def server_cpu_threads(server_config: Any) -> int:
+    """``server.cpu_threads``, where 0 means half the cores this process may use (at least one)."""
+    if server_config.cpu_threads < 0:
+        raise ValueError(f"llm4teach.teacher.server.cpu_threads must be >= 0 (0: half the cores), got {server_config.cpu_threads}")
+    return server_config.cpu_threads or max(1, len(os.sched_getaffinity(0)) // 2)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -35,7 +43,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if config.server.device:
         config.device = config.server.device
     # One LLM and one plan cache, one planner per prompt set (cache keys hold the prompt version).
-    llm = CausalLM(config.model, dtype=config.dtype, device=config.device)
+    llm = CausalLM(config.model, dtype=config.dtype, device=config.device, cpu_threads=server_cpu_threads(config.server))
     cache = PlanCache(config.cache_path, read_only=config.cache_read_only)
     planners = {name: build_planner(config, prompts, llm, cache) for name, prompts in PROMPT_SETS.items()}
     server = TeacherServer(

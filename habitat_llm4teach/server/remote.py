@@ -146,6 +146,8 @@ def remote_source(teacher_config: Any, prompts: PromptSet) -> RemotePlanSource:
     server_config = teacher_config.server
     if server_config.timeout_s <= 0 or server_config.heartbeat_s <= 0 or server_config.max_restarts < 0:
         raise ConfigError("llm4teach.teacher.server needs timeout_s > 0, heartbeat_s > 0 and max_restarts >= 0")
+    if server_config.cpu_threads < 0:
+        raise ConfigError(f"llm4teach.teacher.server.cpu_threads must be >= 0 (0: half the cores), got {server_config.cpu_threads}")
     if not server_config.spawn and not server_config.address:
         raise ConfigError("llm4teach.teacher.server.spawn=false attaches to a running server: set server.address")
     local_rank = int(os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID", 0)))

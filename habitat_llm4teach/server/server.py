@@ -78,6 +78,14 @@ class TeacherServer:
     def _work(self) -> None:
         results = self._context.socket(zmq.PAIR)
         results.connect(_RESULTS)
+        try:
+            self._work_on(results)
+        except zmq.ContextTerminated:  # the server stopped while a batch ran: its answers are not wanted any more
+            logger.debug("teacher server: stopped during a batch")
+        finally:
+            results.close()
+
+    def _work_on(self, results: "zmq.Socket") -> None:
         while (batch := self._batches.get()) is not None:
             try:
                 # One backend call per prompt set in the batch; answers back in the batch's order.
@@ -89,10 +97,11 @@ class TeacherServer:
                     for index, answer in zip(indices, self.planners[prompts].plan_batch([batch[i][1] for i in indices])):
                         answers[index] = answer
                 results.send_pyobj(("ok", answers))
+            except zmq.ContextTerminated:
+                raise
             except Exception as error:  # a failed batch is answered with errors; the server lives on
                 logger.exception("teacher server: backend failed on a batch of %d", len(batch))
                 results.send_pyobj(("error", f"{type(error).__name__}: {error}"))
-        results.close()
 
     # -- the I/O loop -----------------------------------------------------------------------------------
 

@@ -149,7 +149,8 @@ def resolve_device(device: str) -> str:
 
 
 def _on_all_cores(method):  # type: ignore[no-untyped-def]
-    """Run a CPU forward pass on every core this process may use, then restore the thread count.
+    """Run a CPU forward pass on ``self.cpu_threads`` threads (default: every core this process may use), then
+    restore the thread count.
 
     habitat-baselines pins the trainer process to one thread (``force_torch_single_threaded``),
     which would leave an in-process LLM teacher on one core of an otherwise idle machine.
@@ -157,10 +158,11 @@ def _on_all_cores(method):  # type: ignore[no-untyped-def]
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        before, cores = torch.get_num_threads(), len(os.sched_getaffinity(0))
-        if self.device.type != "cpu" or cores <= before:
+        before = torch.get_num_threads()
+        threads = self.cpu_threads or len(os.sched_getaffinity(0))
+        if self.device.type != "cpu" or threads == before:
             return method(self, *args, **kwargs)
-        torch.set_num_threads(cores)
+        torch.set_num_threads(threads)
         try:
             return method(self, *args, **kwargs)
         finally:
@@ -172,11 +174,15 @@ def _on_all_cores(method):  # type: ignore[no-untyped-def]
 class CausalLM:
     """One causal LM with its tokenizer, on one device, in inference mode."""
 
-    def __init__(self, ref: str, dtype: str = "bfloat16", device: str = "auto") -> None:
+    def __init__(self, ref: str, dtype: str = "bfloat16", device: str = "auto", cpu_threads: int = 0) -> None:
+        """``cpu_threads``: torch threads of a forward pass on the CPU; 0 = every core this process may use."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if dtype not in _DTYPES:
             raise ModelLoadError(f"unknown dtype '{dtype}'; expected one of {sorted(_DTYPES)}")
+        if cpu_threads < 0:
+            raise ModelLoadError(f"cpu_threads must be >= 0 (0: every core), got {cpu_threads}")
+        self.cpu_threads = cpu_threads
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         torch_dtype = _DTYPES[dtype]
         folder = resolve_model(ref, torch_dtype)

@@ -211,3 +211,18 @@ def test_answers_the_server_had_cached_count_as_plan_cache_hits(tiny_model_dir, 
         assert source.pop_stats()[PLAN_CACHE_HIT_RATE] == 1.0
     finally:
         source.close()
+
+
+def test_the_servers_cpu_threads_default_to_half_the_cores_and_a_negative_count_is_refused():
+    from habitat_llm4teach.errors import ConfigError
+    from habitat_llm4teach.server.__main__ import server_cpu_threads
+    from habitat_llm4teach.server.remote import remote_source
+    from habitat_llm4teach.teachers import PROMPT_SETS
+
+    config = OmegaConf.structured(TeacherConfig)
+    assert server_cpu_threads(config.server) == max(1, len(os.sched_getaffinity(0)) // 2)
+    config.server.cpu_threads = 3
+    assert server_cpu_threads(config.server) == 3
+    config.server.cpu_threads = -1
+    with pytest.raises(ConfigError, match="cpu_threads"):  # before any server process starts
+        remote_source(config, PROMPT_SETS["minigrid"])

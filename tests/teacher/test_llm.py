@@ -153,3 +153,32 @@ def test_score_batch_rejects_bad_input(tiny_lm):
         tiny_lm.score_batch(["a"], [[]])
     with pytest.raises(ValueError, match="adds no tokens"):
         tiny_lm.score_batch(["abc"], [["x"]], static_prefix="abc")
+
+
+@pytest.mark.parametrize("cpu_threads", [0, 1])
+def test_a_cpu_forward_pass_runs_on_cpu_threads_and_restores_the_trainers_count(tiny_model_dir, cpu_threads):
+    """0: every core (habitat pins the trainer to one thread); n: n threads (the server on a CPU it shares)."""
+    import os
+
+    lm = CausalLM(str(tiny_model_dir), dtype="float32", device="cpu", cpu_threads=cpu_threads)
+    seen: list[int] = []
+    forward = lm.model.forward
+
+    def recording_forward(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(torch.get_num_threads())
+        return forward(*args, **kwargs)
+
+    lm.model.forward = recording_forward
+    before = torch.get_num_threads()
+    torch.set_num_threads(1 if cpu_threads == 0 else 2)
+    try:
+        lm.score("Agent sees <yellow key>.", ["explore", "pick up yellow key"])
+        assert seen and set(seen) == {cpu_threads or len(os.sched_getaffinity(0))}
+        assert torch.get_num_threads() == (1 if cpu_threads == 0 else 2)  # the caller's count is back
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_negative_cpu_threads_is_refused(tiny_model_dir):
+    with pytest.raises(ModelLoadError, match="cpu_threads"):
+        CausalLM(str(tiny_model_dir), dtype="float32", device="cpu", cpu_threads=-1)
