@@ -15,7 +15,15 @@ no GPU is visible) and leaves ``<out>/<part>.json``; a rerun reuses finished par
 - ``sps_teacher_on`` / ``sps_teacher_off``: habitat's own training ``fps`` (env steps per
   second, updates included) of the ``llm4teach`` trainer on pick with ``--envs`` envs for
   ``--updates`` updates, with the teacher (plan cache starting empty) and without it
-  (``llm4teach.distill.schedule=none``: plain PPO through the same trainer), one after the other.
+  (``llm4teach.distill.schedule=none``: plain PPO through the same trainer), one after the other;
+- ``sps_teacher_on_warm``: the teacher-on run again, as the next run of a study would be: another
+  seed (other episodes, other actions), starting from the plan cache ``sps_teacher_on`` left.
+  A cold cache is a one-off cost of the first thousand steps of a study (a pick/place scene
+  has few distinct descriptions: within reach or not, and what else is); the warm run shows
+  what the teacher costs after it.
+
+Every teacher-on record also gives the guided fraction averaged over its updates and the
+plan cache's size at the start and the end.
 
 The last line is one JSON object with every figure.
 """
@@ -28,6 +36,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -46,8 +55,8 @@ def episodes_in_split(split: str) -> int:
         return len(json.load(f)["episodes"])
 
 
-def last_scalar(run_dir: Path, tag: str) -> Optional[float]:
-    """The last value of a TensorBoard scalar the run wrote; None when never written (nothing was measured)."""
+def scalar_values(run_dir: Path, tag: str) -> list[float]:
+    """Every value of a TensorBoard scalar the run wrote, in order; empty when never written."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     values: list[float] = []
@@ -56,7 +65,25 @@ def last_scalar(run_dir: Path, tag: str) -> Optional[float]:
         accumulator.Reload()
         if tag in accumulator.Tags()["scalars"]:
             values += [event.value for event in accumulator.Scalars(tag)]
+    return values
+
+
+def last_scalar(run_dir: Path, tag: str) -> Optional[float]:
+    """The last value of a TensorBoard scalar the run wrote; None when never written (nothing was measured)."""
+    values = scalar_values(run_dir, tag)
     return values[-1] if values else None
+
+
+def mean_scalar(run_dir: Path, tag: str) -> Optional[float]:
+    values = scalar_values(run_dir, tag)
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def cached_plans(path: Path) -> int:
+    """How many plans a plan cache file holds (0 when there is none)."""
+    from habitat_llm4teach.teacher.cache import PlanCache
+
+    return len(PlanCache(path, read_only=True)) if path.exists() else 0
 
 
 def run(args: list[str], log: Path) -> str:
@@ -108,16 +135,28 @@ def teacher_alone(task: str, args: argparse.Namespace):  # type: ignore[no-untyp
     return measure
 
 
-def training_sps(teacher: bool, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+WARM_SEED = 101  # the warm run's seed: other episodes and actions than the cold run's (habitat's default 100)
+
+
+def training_sps(teacher: bool, args: argparse.Namespace, warm_from: Optional[str] = None):  # type: ignore[no-untyped-def]
+    """``warm_from``: the part whose plan cache this run starts with (a second run of a study, another seed)."""
     def measure(run_dir: Path) -> dict:
         cache = run_dir.parent / f"{run_dir.name}_plans.json"
         cache.unlink(missing_ok=True)  # the teacher starts cold: every new description costs an LLM call
+        if warm_from is not None:
+            source = run_dir.parent / f"{warm_from}_plans.json"
+            if not source.exists():
+                sys.exit(f"error: {run_dir.name} starts from the plan cache of {warm_from}, but {source} is missing: "
+                         f"run the part {warm_from} first (--parts {warm_from} {run_dir.name})")
+            shutil.copyfile(source, cache)
+        plans_at_start = cached_plans(cache)
         text = run([
             "--config-name=rearrange/pick_llm4teach", f"habitat_baselines.num_environments={args.envs}",
             f"habitat_baselines.rl.ppo.num_steps={args.steps}", f"habitat_baselines.num_updates={args.updates}",
             "habitat_baselines.total_num_steps=-1", "habitat_baselines.log_interval=1", "habitat_baselines.num_checkpoints=1",
             "habitat.dataset.split=train", f"llm4teach.run_dir={run_dir}", f"llm4teach.teacher.cache_path={cache}",
             *([] if teacher else ["llm4teach.distill.schedule=none"]),
+            *([f"habitat.seed={WARM_SEED}"] if warm_from is not None else []),
             *([f"llm4teach.teacher.model={args.model}"] if args.model else []),
         ], run_dir.with_suffix(".log"))
         progress = parse_progress_lines(text)
@@ -129,6 +168,8 @@ def training_sps(teacher: bool, args: argparse.Namespace):  # type: ignore[no-un
         guided = last_scalar(run_dir, GUIDED_FRAC)
         if teacher and guided is not None:
             record.update(guided_frac=guided, plan_cache_hit_rate=last_scalar(run_dir, PLAN_CACHE_HIT_RATE))
+            record["guided_frac_mean"] = mean_scalar(run_dir, GUIDED_FRAC)  # over all updates, not the last
+            record.update(plans_cached_at_start=plans_at_start, plans_cached_at_end=cached_plans(cache))
         with open(run_dir / "episodes.rank0.csv") as f:  # the trainer's per-episode record (success: the task's key)
             rows = list(csv.DictReader(f))
         record["episodes_finished"] = len(rows)
@@ -148,7 +189,7 @@ def main() -> None:
     parser.add_argument("--model", default="", help="teacher model (default: the configs' llm4teach.teacher.model)")
     parser.add_argument("--out", default="data/results/bench_rearrange")
     parser.add_argument("--fresh", action="store_true", help="redo finished parts")
-    parser.add_argument("--parts", nargs="*", default=["teacher_pick", "teacher_place", "sps_teacher_on", "sps_teacher_off"])
+    parser.add_argument("--parts", nargs="*", default=["teacher_pick", "teacher_place", "sps_teacher_on", "sps_teacher_off", "sps_teacher_on_warm"])
     args = parser.parse_args()
     if not Path("data/datasets/replica_cad/rearrange/v2").is_dir():
         sys.exit("error: no rearrangement episodes under ./data: run from the folder holding data/ "
@@ -158,6 +199,7 @@ def main() -> None:
     measures = {
         "teacher_pick": teacher_alone("pick", args), "teacher_place": teacher_alone("place", args),
         "sps_teacher_on": training_sps(True, args), "sps_teacher_off": training_sps(False, args),
+        "sps_teacher_on_warm": training_sps(True, args, warm_from="sps_teacher_on"),
     }
     unknown = set(args.parts) - set(measures)
     if unknown:
@@ -170,11 +212,15 @@ def main() -> None:
             summary[f"teacher_{task}_success"] = record["success"]
             summary[f"teacher_{task}_skill_correct"] = record["skill_correct"]
             summary[f"teacher_{task}_episodes"] = record["episodes"]
-    for name in ("sps_teacher_on", "sps_teacher_off"):
+    for name in ("sps_teacher_on", "sps_teacher_off", "sps_teacher_on_warm"):
         if name in results:
             summary[name] = results[name]["sps"]
+            if "guided_frac_mean" in results[name]:
+                summary[f"{name}_guided_frac"] = results[name]["guided_frac_mean"]
     if "sps_teacher_on" in summary and "sps_teacher_off" in summary:
         summary["sps_ratio"] = round(summary["sps_teacher_on"] / summary["sps_teacher_off"], 3)
+    if "sps_teacher_on_warm" in summary and "sps_teacher_off" in summary:
+        summary["sps_ratio_warm"] = round(summary["sps_teacher_on_warm"] / summary["sps_teacher_off"], 3)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary), flush=True)
 

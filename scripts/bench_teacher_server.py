@@ -233,8 +233,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--naive-requests", type=int, default=48, help="MiniGrid trace prefix for the naive pass; 0 = all")
     parser.add_argument("--rearrange-naive-requests", type=int, default=32, help="the same for the pick/place trace")
-    parser.add_argument("--rearrange-requests", type=int, default=512,
-                        help="pick/place trace prefix the server replays (0 = all: ~850 distinct, ~30 min on 2 cores)")
+    parser.add_argument("--rearrange-requests", type=int, default=0,
+                        help="pick/place trace prefix the server replays (0 = all: 1536 requests, 100 distinct)")
     parser.add_argument("--batching-max", type=int, default=32, help="distinct queries in the batching-only figure; 0: skip")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--max-wait-ms", type=float, default=20.0)

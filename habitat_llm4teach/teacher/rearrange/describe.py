@@ -14,9 +14,10 @@ robot is at the object, facing it: the test navigation ends on and pick / place
 start from), and an object elsewhere is a target only if the task names it.
 Distances, directions and the far objects in view change at nearly every step
 and choose no skill; the plan cache keys on the text, so leaving them out is what
-lets one LLM call serve a whole stretch of an episode (rearrange-v5, which gave
-0.5 m distance steps, sectors and the 4 nearest objects in view, repeated a
-description 1.8 times on a pick/place training trace; this format 9 times).
+lets one LLM call serve a whole stretch of an episode. On pick and place
+training runs on the simulator (2 envs x 384 steps each), rearrange-v5, which
+gave 0.5 m distance steps, direction sectors and the 4 nearest objects in view,
+made 843 distinct descriptions of 1536; this format makes 100.
 """
 
 from __future__ import annotations
