@@ -11,7 +11,8 @@ the real simulator). For each, measured in one run, with the same model and sett
     so the whole trace would take hours); req/s is requests answered / wall time
     on that prefix. ``--naive-requests 0`` runs the whole trace.
 (b) server: a real teacher server process (dynamic batching, coalescing, plan
-    cache starting empty) serving the whole trace from ``--clients`` concurrent
+    cache starting empty; its LLM on as many CPU threads as the naive pass,
+    ``--server-cpu-threads``) serving the whole trace from ``--clients`` concurrent
     clients, each with its own socket, sending its share of the requests
     (request i goes to client i mod clients) one after the other and waiting for
     each answer; req/s is requests / wall time from the first send to the last
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -183,6 +185,7 @@ def bench_trace(args, trace: Path, naive_requests: int, tmp: str, max_requests: 
     naive = requests[:naive_requests] if naive_requests > 0 else requests
     config = OmegaConf.structured(TeacherConfig(model=args.model, dtype=args.dtype, cache_path=f"{tmp}/{prompts}.json"))
     config.server.max_batch, config.server.max_wait_ms = args.max_batch, args.max_wait_ms
+    config.server.cpu_threads = args.server_cpu_threads
     print(f"{trace.name}: {len(requests)} {prompts} requests, {len({q.description for q in requests})} distinct; "
           "server replay ...", flush=True)
     server = run_server(config, prompts, requests, args.clients)
@@ -238,6 +241,9 @@ def main() -> None:
     parser.add_argument("--batching-max", type=int, default=32, help="distinct queries in the batching-only figure; 0: skip")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--max-wait-ms", type=float, default=20.0)
+    parser.add_argument("--server-cpu-threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="the server's torch threads on a CPU (default: every core, as the naive pass has; "
+                        "training's default, half the cores, leaves the others to the trainer and the renderer)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -246,7 +252,8 @@ def main() -> None:
             rearrange = bench_trace(
                 args, args.rearrange_trace, args.rearrange_naive_requests, tmp, args.rearrange_requests
             )
-    result.update({"model": Path(args.model).name, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms})
+    result.update({"model": Path(args.model).name, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
+                   "server_cpu_threads": args.server_cpu_threads})
     if str(args.rearrange_trace) != "none":
         result["rearrange"] = rearrange
     width = max(len(k) for k in result)

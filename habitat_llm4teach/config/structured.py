@@ -75,7 +75,7 @@ class TeacherServerConfig:
     # Torch threads of the server's forward passes when its LLM runs on the CPU. 0 = half the cores (at least 1):
     # the server shares the CPU with the trainer and its env workers, and a forward pass that splits across
     # threads stalls whenever one of them is descheduled (2-core machine, pick training with a cold plan cache:
-    # 8.0 env steps/s with 1 thread, 3.8 with 2; idle, one description takes 0.90 s on 1 thread, 1.03 s on 2).
+    # 8.0 env steps/s with 1 thread, 3.8 with 2, although on an idle machine 2 threads score faster).
     cpu_threads: int = 0
     # Dynamic batching: run a backend call once max_batch new descriptions wait or the oldest waited max_wait_ms.
     max_batch: int = 32
