@@ -74,11 +74,6 @@ def last_scalar(run_dir: Path, tag: str) -> Optional[float]:
     return values[-1] if values else None
 
 
-def mean_scalar(run_dir: Path, tag: str) -> Optional[float]:
-    values = scalar_values(run_dir, tag)
-    return round(sum(values) / len(values), 4) if values else None
-
-
 def cached_plans(path: Path) -> int:
     """How many plans a plan cache file holds (0 when there is none)."""
     from habitat_llm4teach.teacher.cache import PlanCache
@@ -165,10 +160,10 @@ def training_sps(teacher: bool, args: argparse.Namespace, warm_from: Optional[st
             sys.exit(f"error: no training fps in the log or TensorBoard of {run_dir}")
         record = {"sps": sps, "updates": int(progress[-1]["update"]), "envs": args.envs, "steps_per_update": args.steps * args.envs}
         # The teacher's statistics are in TensorBoard only (the log line keeps to what a user watches).
-        guided = last_scalar(run_dir, GUIDED_FRAC)
-        if teacher and guided is not None:
-            record.update(guided_frac=guided, plan_cache_hit_rate=last_scalar(run_dir, PLAN_CACHE_HIT_RATE))
-            record["guided_frac_mean"] = mean_scalar(run_dir, GUIDED_FRAC)  # over all updates, not the last
+        guided = scalar_values(run_dir, GUIDED_FRAC)
+        if teacher and guided:
+            record.update(guided_frac=guided[-1], plan_cache_hit_rate=last_scalar(run_dir, PLAN_CACHE_HIT_RATE))
+            record["guided_frac_mean"] = round(sum(guided) / len(guided), 4)  # over all updates, not the last
             record.update(plans_cached_at_start=plans_at_start, plans_cached_at_end=cached_plans(cache))
         with open(run_dir / "episodes.rank0.csv") as f:  # the trainer's per-episode record (success: the task's key)
             rows = list(csv.DictReader(f))

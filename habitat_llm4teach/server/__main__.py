@@ -19,9 +19,8 @@ from omegaconf import OmegaConf
 
 
 def server_cpu_threads(server_config: Any) -> int:
-    """``server.cpu_threads``, where 0 means half the cores this process may use (at least one)."""
-    if server_config.cpu_threads < 0:
-        raise ValueError(f"llm4teach.teacher.server.cpu_threads must be >= 0 (0: half the cores), got {server_config.cpu_threads}")
+    """``server.cpu_threads``, where 0 means half the cores this process may use (at least one); a negative count
+    is refused by the trainer's config check and by ``CausalLM``."""
     return server_config.cpu_threads or max(1, len(os.sched_getaffinity(0)) // 2)
 
 

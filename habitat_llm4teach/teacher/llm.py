@@ -148,7 +148,7 @@ def resolve_device(device: str) -> str:
     return f"cuda:{torch.cuda.device_count() - 1}" if torch.cuda.is_available() else "cpu"
 
 
-def _on_all_cores(method):  # type: ignore[no-untyped-def]
+def _on_cpu_threads(method):  # type: ignore[no-untyped-def]
     """Run a CPU forward pass on ``self.cpu_threads`` threads (default: every core this process may use), then
     restore the thread count.
 
@@ -240,7 +240,7 @@ class CausalLM:
         """
         return self.score_batch([prompt], [continuations], static_prefix)[0]
 
-    @_on_all_cores
+    @_on_cpu_threads
     @torch.inference_mode()
     def score_batch(
         self, prompts: Sequence[str], continuations: Sequence[Sequence[str]], static_prefix: str = "",
@@ -339,7 +339,7 @@ class CausalLM:
         out = self.model(query_ids, past_key_values=cache, use_cache=True)
         return out.past_key_values, past_len + query_ids.shape[1], out.logits[:, -1].float()
 
-    @_on_all_cores
+    @_on_cpu_threads
     @torch.inference_mode()
     def sample(
         self, prompt: str, n: int, temperature: float, max_new_tokens: int = 48, static_prefix: str = ""

@@ -51,18 +51,23 @@ def test_the_trainer_reads_the_success_key_the_task_reports(pick_env):
     assert keys.SUCCESS not in extract_scalars_from_info(info)
 
 
-def test_llm4teach_updates_on_pick_with_two_envs(tmp_path, tiny_model_dir):
-    run_dir = tmp_path / "pick"
+def run_pick_llm4teach(run_dir: Path, updates: int, model: Path, *extra: str) -> str:
+    """``updates`` llm4teach updates on pick (2 envs, tiny student, 20-step episodes); the run's output, exit 0."""
     result = run_cli([
         "--config-name=rearrange/pick_llm4teach", *TINY_TRAINING, *SHORT_EPISODES,
-        "habitat_baselines.num_updates=3", "habitat_baselines.total_num_steps=-1", f"llm4teach.run_dir={run_dir}",
-        f"llm4teach.teacher.model={tiny_model_dir}", "llm4teach.teacher.cache_path=null",
-        # Blocking: every step waits for the server's answer, so guidance does not depend on how fast this
-        # machine's server starts (non-blocking, a slow CI machine can spend all 3 updates unguided).
-        "llm4teach.teacher.server.blocking=true",
+        f"habitat_baselines.num_updates={updates}", "habitat_baselines.total_num_steps=-1", f"llm4teach.run_dir={run_dir}",
+        f"llm4teach.teacher.model={model}", "llm4teach.teacher.cache_path=null", *extra,
     ], timeout=900, cwd=data_root())
     out = output_of(result)
     assert result.returncode == 0, out[-4000:]
+    return out
+
+
+def test_llm4teach_updates_on_pick_with_two_envs(tmp_path, tiny_model_dir):
+    run_dir = tmp_path / "pick"
+    # Blocking: every step waits for the server's answer, so guidance does not depend on how fast this
+    # machine's server starts (non-blocking, a slow CI machine can spend all 3 updates unguided).
+    out = run_pick_llm4teach(run_dir, 3, tiny_model_dir, "llm4teach.teacher.server.blocking=true")
     assert "rendering on the CPU" in out or "gpu_device_id" not in out
     assert "rearrange teacher server at" in out and "teacher server ready at" in out  # the default: the server
     scalars = tensorboard_scalars(run_dir)
@@ -75,14 +80,7 @@ def test_llm4teach_updates_on_pick_with_two_envs(tmp_path, tiny_model_dir):
 
 def test_a_pick_teacher_server_that_never_answers_means_plain_ppo_and_says_so(tmp_path):
     run_dir = tmp_path / "pick_no_teacher"
-    result = run_cli([
-        "--config-name=rearrange/pick_llm4teach", *TINY_TRAINING, *SHORT_EPISODES,
-        "habitat_baselines.num_updates=2", "habitat_baselines.total_num_steps=-1", f"llm4teach.run_dir={run_dir}",
-        f"llm4teach.teacher.model={tmp_path / 'no-such-model'}", "llm4teach.teacher.cache_path=null",
-        "llm4teach.teacher.server.max_restarts=0",
-    ], timeout=900, cwd=data_root())
-    out = output_of(result)
-    assert result.returncode == 0, out[-4000:]
+    out = run_pick_llm4teach(run_dir, 2, tmp_path / "no-such-model", "llm4teach.teacher.server.max_restarts=0")
     # Whether the failed start is noticed during these few steps or only at the end, the log says so.
     assert "as plain PPO (no guidance)" in out
     guided = [v for _, v in tensorboard_scalars(run_dir)["learner/distill/guided_frac"]]
