@@ -1,12 +1,15 @@
-"""PPO training throughput on a MiniGrid paper task through habitat-baselines' trainer.
+#!/usr/bin/env python
+"""PPO training throughput of the MiniGrid students, side by side: the CPU-fitted default against the old one.
 
-Runs the real CLI (``python -m habitat_llm4teach.run``) for a fixed budget and
-reads habitat-baselines' own ``perf/fps`` from TensorBoard; for context it also
-measures, in the same run, the raw stepping rate of the same VectorEnv with
-random actions (the ceiling the trainer could reach). Prints one JSON object as
-its last line.
+Trains each student (config group ``minigrid/student``) with the real CLI
+(``python -m habitat_llm4teach.run --config-name=minigrid/ppo``) on the same task,
+seed, env count and step budget, one after the other, and reads habitat-baselines'
+own ``perf/fps`` (env steps per second of training, start-up excluded) and its
+per-phase timers from TensorBoard; the wall time includes start-up (env workers,
+imports). Prints one line per student and, last, one JSON object with
+``fps_old``, ``fps_new`` and ``ratio`` = fps_new / fps_old.
 
-    .venv/bin/python scripts/bench_ppo_fps.py [--task SimpleDoorKey] [--envs 4] [--steps 4096]
+    .venv/bin/python scripts/bench_ppo_fps.py [--task SimpleDoorKey] [--envs 16] [--steps 16384]
 """
 
 from __future__ import annotations
@@ -20,71 +23,66 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 REPO = Path(__file__).resolve().parents[1]
+TIMERS = ("trainer.rollout_collect", "trainer.update_agent")
 
 
-def env_only_fps(task: str, num_envs: int, image_size: int, steps: int) -> float:
-    import numpy as np
-    from habitat import VectorEnv
-
-    from habitat_llm4teach.envs.minigrid.adapter import MiniGridEnvSpec, make_minigrid_env
-    from habitat_llm4teach.envs.minigrid.factory import resolve_task
-
-    specs = [(MiniGridEnvSpec(resolve_task(task), "historical", image_size, 0, i, f"b{i}-"),) for i in range(num_envs)]
-    envs = VectorEnv(make_env_fn=make_minigrid_env, env_fn_args=specs)
-    try:
-        envs.reset()
-        rng = np.random.default_rng(0)
-        start = time.perf_counter()
-        for _ in range(steps // num_envs):
-            envs.step(rng.integers(0, 7, num_envs).tolist())
-        return steps // num_envs * num_envs / (time.perf_counter() - start)
-    finally:
-        envs.close()
-
-
-def trainer_fps(task: str, num_envs: int, image_size: int, steps: int, backbone: str) -> tuple[float, float]:
+def train_fps(student: str, task: str, num_envs: int, steps: int, seed: int, extra: Sequence[str]) -> dict:
+    """One PPO training run of ``student``; habitat's perf/fps and phase timers at its last log."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     with tempfile.TemporaryDirectory() as run_dir:
         cmd = [
-            sys.executable, "-m", "habitat_llm4teach.run", "--config-name=minigrid/ppo",
-            f"llm4teach.run_dir={run_dir}", f"habitat_baselines.vector_env_factory.task={task}",
+            sys.executable, "-m", "habitat_llm4teach.run", "--config-name=minigrid/ppo", f"minigrid/student={student}",
+            f"minigrid/task={task.lower()}", f"habitat.seed={seed}", f"llm4teach.run_dir={run_dir}",
             f"habitat_baselines.num_environments={num_envs}", f"habitat_baselines.total_num_steps={steps}",
-            f"habitat_baselines.vector_env_factory.image_size={image_size}", f"habitat_baselines.rl.ddppo.backbone={backbone}",
-            "habitat_baselines.eval.video_option=[]",
+            "habitat_baselines.eval.video_option=[]", *extra,
         ]
         start = time.perf_counter()
         result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         wall = time.perf_counter() - start
         if result.returncode != 0:
-            sys.exit(f"training failed:\n{result.stderr[-3000:]}")
+            sys.exit(f"training {student} failed (exit {result.returncode}):\n{(result.stdout + result.stderr)[-3000:]}")
         events = EventAccumulator(glob.glob(os.path.join(run_dir, "tb", "events.*"))[0])
         events.Reload()
-        return events.Scalars("perf/fps")[-1].value, wall
+        scalar = lambda tag: events.Scalars(tag)[-1].value  # noqa: E731
+        return {
+            "student": student,
+            "fps": round(scalar("perf/fps"), 1),
+            **{f"{name.split('.')[1]}_s": round(scalar(f"perf/{name}"), 3) for name in TIMERS},
+            "wall_s": round(wall, 1),
+        }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default="SimpleDoorKey")
-    parser.add_argument("--envs", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=4096)
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--backbone", default="resnet18")
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="SimpleDoorKey", choices=["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey", "TwoDoor"])
+    parser.add_argument("--envs", type=int, default=16, help="the MiniGrid configs' own default")
+    parser.add_argument("--steps", type=int, default=16384, help="env steps per student")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--old", default="resnet18_64", help="minigrid/student option measured as the old default")
+    parser.add_argument("--new", default="resnet18_64_cpu", help="minigrid/student option measured as the new default")
+    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for both runs")
+    args = parser.parse_args(argv)
+    if args.envs < 1 or args.steps < args.envs * 32:
+        parser.error("need at least one env and one update's worth of steps (envs x 32)")
 
     import torch
 
-    print(f"PPO fps: {args.task}, {args.envs} envs, {args.backbone}, {args.image_size}x{args.image_size}, {args.steps} steps ...", flush=True)
-    ppo_fps, wall = trainer_fps(args.task, args.envs, args.image_size, args.steps, args.backbone)
-    print(f"  habitat-baselines PPOTrainer perf/fps: {ppo_fps:.1f} (wall {wall:.1f} s incl. start-up)", flush=True)
-    raw_fps = env_only_fps(args.task, args.envs, args.image_size, args.steps)
-    print(f"  VectorEnv random-action stepping:     {raw_fps:.1f} steps/s", flush=True)
+    runs = {}
+    for role, student in (("old", args.old), ("new", args.new)):
+        print(f"PPO {role} student {student}: {args.task}, {args.envs} envs, {args.steps} steps ...", flush=True)
+        runs[role] = train_fps(student, args.task, args.envs, args.steps, args.seed, args.overrides)
+        print(f"  {json.dumps(runs[role])}", flush=True)
     print(json.dumps({
-        "task": args.task, "num_envs": args.envs, "backbone": args.backbone, "image_size": args.image_size,
-        "steps": args.steps, "ppo_fps": round(ppo_fps, 1), "env_only_steps_per_s": round(raw_fps, 1),
-        "ppo_over_env_only": round(ppo_fps / raw_fps, 3), "wall_s": round(wall, 1),
+        "task": args.task, "num_envs": args.envs, "steps": args.steps, "seed": args.seed,
+        "student_old": args.old, "student_new": args.new,
+        "fps_old": runs["old"]["fps"], "fps_new": runs["new"]["fps"],
+        "ratio": round(runs["new"]["fps"] / runs["old"]["fps"], 2),
+        "wall_ratio": round(runs["old"]["wall_s"] / runs["new"]["wall_s"], 2),
+        "old": runs["old"], "new": runs["new"],
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
     }))
 

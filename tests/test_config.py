@@ -16,7 +16,8 @@ ARMS = ("ppo", "llm4teach", "teacher")
 PPO_COMPONENTS = ("PPO", "DDPPO", "RolloutStorage")
 DISTILL_COMPONENTS = ("L4TDistillPPO", "L4TDistillDDPPO", "L4TRolloutStorage")
 ARM_VALUES = {
-    "ppo": ("ppo", PPO_COMPONENTS, "PointNavResNetPolicy", None, False),
+    # PPO's student is the llm4teach arm's network (L4TResNetPolicy: PointNavResNetPolicy at llm4teach.student's width).
+    "ppo": ("ppo", PPO_COMPONENTS, "L4TResNetPolicy", None, False),
     "llm4teach": ("llm4teach", DISTILL_COMPONENTS, "L4TResNetPolicy", "data/plan_cache/minigrid.json", False),
     "teacher": ("ppo", PPO_COMPONENTS, "L4TTeacherPolicy", "data/plan_cache/minigrid.json", True),
 }
@@ -135,6 +136,58 @@ def test_rearrange_student_ignores_the_teacher_scene_vector(composed):
     policy = L4TResNetPolicy.from_config(config, observation_space, spaces.Box(-1, 1, (10,), np.float32))
     assert "l4t_scene" not in policy.net._fuse_keys_1d and "joint" in policy.net._fuse_keys_1d
     assert policy.action_distribution_type == "gaussian"
+
+
+# minigrid/student options: image size, ResNet width, pointwise_on_1x1_maps, RNN size and type, env workers.
+STUDENTS = {"resnet18_64": (64, 32, False, 256, "LSTM", "processes"), "resnet18_64_cpu": (64, 32, True, 256, "LSTM", "in_process")}
+DEFAULT_STUDENT = "resnet18_64_cpu"
+
+
+def _student_of(config) -> tuple:
+    hb, student = config.habitat_baselines, config.llm4teach.student
+    return (hb.vector_env_factory.image_size, student.resnet_baseplanes, student.pointwise_on_1x1_maps,
+            hb.rl.ppo.hidden_size, hb.rl.ddppo.rnn_type, hb.vector_env_factory.workers)
+
+
+@pytest.mark.parametrize("student", sorted(STUDENTS))
+@pytest.mark.parametrize("arm", ["ppo", "llm4teach"])
+def test_minigrid_student_group_sets_one_network_for_both_arms(composed, arm, student):
+    """minigrid/student=<name> gives PPO and LLM4Teach the same network; the policy is built as the group says."""
+    import numpy as np
+    import torch
+    from gym import spaces
+
+    from habitat_llm4teach.distill.student import L4TResNetPolicy
+
+    config = composed(f"minigrid/{arm}", [f"minigrid/student={student}"])
+    assert _student_of(config) == STUDENTS[student]
+    assert _student_of(composed(f"minigrid/{arm}")) == STUDENTS[DEFAULT_STUDENT]
+    size = config.habitat_baselines.vector_env_factory.image_size
+    observation_space = spaces.Dict({"rgb": spaces.Box(0, 255, (size, size, 3), np.uint8),
+                                     "minigrid_symbolic": spaces.Box(0, 255, (10,), np.uint8)})
+    policy = L4TResNetPolicy.from_config(config, observation_space, spaces.Discrete(7))
+    encoder = policy.net.visual_encoder
+    convs = [m for m in encoder.backbone.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs[0].in_channels == 3 and convs[0].out_channels == config.llm4teach.student.resnet_baseplanes
+    compression = encoder.compression[0]
+    assert compression.kernel_size == ((1, 1) if config.llm4teach.student.pointwise_on_1x1_maps else (3, 3))
+    rnn = policy.net.state_encoder.rnn
+    assert rnn.hidden_size == config.habitat_baselines.rl.ppo.hidden_size
+    assert type(rnn).__name__ == config.habitat_baselines.rl.ddppo.rnn_type
+
+
+@pytest.mark.parametrize("baseplanes", [0, 7])
+def test_student_width_must_suit_habitats_group_norm(composed, baseplanes):
+    import numpy as np
+    from gym import spaces
+
+    from habitat_llm4teach.distill.student import L4TResNetPolicy
+    from habitat_llm4teach.errors import ConfigError
+
+    config = composed("minigrid/ppo", [f"llm4teach.student.resnet_baseplanes={baseplanes}"])
+    observation_space = spaces.Dict({"rgb": spaces.Box(0, 255, (22, 22, 3), np.uint8)})
+    with pytest.raises(ConfigError, match="resnet_baseplanes must be an even number"):
+        L4TResNetPolicy.from_config(config, observation_space, spaces.Discrete(7))
 
 
 # A config per teacher kind that takes the kind's names from the llm4teach/teacher_kind group alone.

@@ -1,5 +1,11 @@
 """``L4TResNetPolicy``: the student, habitat's PointNavResNetPolicy without the teacher-only observations.
 
+It also takes the ResNet's width from ``llm4teach.student.resnet_baseplanes``,
+an argument of habitat's policy that its ``from_config`` leaves at 32, and with
+``llm4teach.student.pointwise_on_1x1_maps`` computes every 3x3 convolution
+that only ever sees a 1x1 feature map as the 1x1 convolution of its centre tap
+(:func:`pointwise_on_1x1_maps`): the same network, a third of the parameters.
+
 habitat's ResNet policy feeds every 1-D observation to its RNN and drops only
 the ``eval.extra_sim_sensors`` cameras; the teacher's ``l4t_scene`` vector
 (Habitat pick/place) is a lab sensor, so this subclass removes
@@ -16,13 +22,18 @@ every video frame; the student's actions are unchanged.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
+import numpy as np
+import torch
 from gym import spaces
+from torch import nn
 from habitat_baselines.common.baseline_registry import baseline_registry
 from habitat_baselines.rl.ddppo.policy.resnet_policy import PointNavResNetPolicy
 
 from habitat_llm4teach import keys
+from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.teacher.guidance import Teacher
 from habitat_llm4teach.teachers import build_teacher
 
@@ -34,7 +45,16 @@ class L4TResNetPolicy(PointNavResNetPolicy):
     @classmethod
     def from_config(cls, config: Any, observation_space: spaces.Dict, action_space: spaces.Space, **kwargs: Any):
         student_space = spaces.Dict({k: v for k, v in observation_space.spaces.items() if k not in keys.TEACHER_ONLY})
-        policy = super().from_config(config, student_space, action_space, **kwargs)
+        baseplanes = int(config.llm4teach.student.resnet_baseplanes)
+        if baseplanes < 2 or baseplanes % 2:
+            # habitat's ResNet uses GroupNorm with baseplanes // 2 groups.
+            raise ConfigError(f"llm4teach.student.resnet_baseplanes must be an even number >= 2, got {baseplanes}")
+        # habitat's from_config only calls cls(...) with its keyword arguments; hand it a constructor that
+        # adds the one it does not pass.
+        build = functools.partial(cls, resnet_baseplanes=baseplanes)
+        policy = PointNavResNetPolicy.from_config.__func__(build, config, student_space, action_space, **kwargs)
+        if config.llm4teach.student.pointwise_on_1x1_maps and not policy.net.is_blind:
+            pointwise_on_1x1_maps(policy.net.visual_encoder, student_space)
         teacher_config = config.llm4teach.teacher
         if teacher_config.get("plan_overlay", False):
             policy.overlay_teacher = build_teacher(teacher_config, observation_space, action_space)
@@ -49,3 +69,57 @@ class L4TResNetPolicy(PointNavResNetPolicy):
                 for plan, skill in zip(self.overlay_teacher.last_plans, self.overlay_teacher.last_skills)
             ]
         return action_data
+
+
+def pointwise_on_1x1_maps(encoder: nn.Module, observation_space: spaces.Dict) -> list[str]:
+    """Replace each 3x3 convolution (padding 1) of ``encoder`` whose input is always a 1x1 map by a 1x1 convolution
+    holding its centre tap; returns the replaced modules' names.
+
+    On a 1x1 map with padding 1, the eight outer taps of a 3x3 kernel only ever multiply zero padding: they never
+    change an output and never get a gradient (so Adam never moves them). The centre tap alone gives the same outputs
+    and the same gradients. habitat's ResNet encoder has such convolutions wherever the image is small enough for its
+    last stage to reach 1x1 (MiniGrid's 64 px image: ResNet18's last stage and the 2048-channel compression layer,
+    two thirds of the student's parameters and ~1/3 of its update time on a CPU).
+
+    Map sizes are found by one forward pass of a blank observation, in eval mode (no running-statistics update and,
+    under DD-PPO, no collective), before any training.
+    """
+    input_sizes: dict[str, tuple[int, ...]] = {}
+    hooks = [
+        module.register_forward_hook(lambda _m, inputs, _o, name=name: input_sizes.__setitem__(name, tuple(inputs[0].shape[-2:])))
+        for name, module in encoder.named_modules()
+        if isinstance(module, nn.Conv2d)
+    ]
+    blank = {
+        key: torch.from_numpy(np.zeros((1, *space.shape), dtype=space.dtype))
+        for key, space in observation_space.spaces.items()
+        if key in encoder.visual_keys
+    }
+    was_training = encoder.training
+    try:
+        encoder.eval()
+        with torch.no_grad():
+            encoder(blank)
+    finally:
+        encoder.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    replaced = []
+    for name, module in list(encoder.named_modules()):
+        if not (
+            isinstance(module, nn.Conv2d) and input_sizes.get(name) == (1, 1)
+            and module.kernel_size == (3, 3) and module.padding == (1, 1) and module.dilation == (1, 1)
+        ):
+            continue
+        pointwise = nn.Conv2d(
+            module.in_channels, module.out_channels, 1, stride=module.stride, groups=module.groups,
+            bias=module.bias is not None,
+        )
+        with torch.no_grad():
+            pointwise.weight.copy_(module.weight[:, :, 1:2, 1:2])
+            if module.bias is not None:
+                pointwise.bias.copy_(module.bias)
+        parent_name, _, child_name = name.rpartition(".")
+        setattr(encoder.get_submodule(parent_name) if parent_name else encoder, child_name, pointwise)
+        replaced.append(name)
+    return replaced

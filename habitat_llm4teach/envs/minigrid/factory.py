@@ -1,8 +1,11 @@
 """MiniGrid as a habitat-baselines ``VectorEnvFactory``.
 
-Selected with ``habitat_baselines.vector_env_factory._target_``; builds habitat's
-own ``VectorEnv`` (or ``ThreadedVectorEnv`` under ``HABITAT_ENV_DEBUG=1``) the way
-``HabitatVectorEnvFactory`` does, one MiniGrid env per worker.
+Selected with ``habitat_baselines.vector_env_factory._target_``; builds a habitat
+``VectorEnv`` the way ``HabitatVectorEnvFactory`` does, one MiniGrid env per
+worker. ``workers`` picks the transport: ``in_process`` (default; every env
+stepped in the trainer's process, no start-up and no hand-off, the fastest for
+envs this cheap, see envs/in_process.py) or ``processes`` (habitat's own worker
+processes). ``HABITAT_ENV_DEBUG=1`` still selects habitat's ``ThreadedVectorEnv``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from habitat import ThreadedVectorEnv, VectorEnv
 from habitat_baselines.common.env_factory import VectorEnvFactory
 
 from habitat_llm4teach import keys
+from habitat_llm4teach.envs.in_process import InProcessVectorEnv
 from habitat_llm4teach.envs.minigrid.adapter import VIEWS, MiniGridEnvSpec, make_minigrid_env
 from habitat_llm4teach.envs.minigrid.tasks import PAPER_TASKS
 
@@ -23,6 +27,9 @@ from habitat_llm4teach.errors import ConfigError
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
+
+
+WORKER_KINDS = {"in_process": InProcessVectorEnv, "processes": VectorEnv}
 
 
 def resolve_task(task: str) -> str:
@@ -46,6 +53,7 @@ class MiniGridVectorEnvFactory(VectorEnvFactory):
         image_size: int = 64,
         max_steps: Optional[int] = None,
         ego_window: int = 11,
+        workers: str = "in_process",
     ) -> None:
         if view not in VIEWS:
             raise ConfigError(f"Unknown MiniGrid view '{view}'; expected one of {VIEWS}")
@@ -53,7 +61,10 @@ class MiniGridVectorEnvFactory(VectorEnvFactory):
             raise ConfigError(f"image_size must be >= 8, got {image_size}")
         if ego_window < 3 or ego_window % 2 == 0:
             raise ConfigError(f"ego_window must be an odd number of cells >= 3, got {ego_window}")
+        if workers not in WORKER_KINDS:
+            raise ConfigError(f"Unknown MiniGrid vector env workers '{workers}'; expected one of {sorted(WORKER_KINDS)}")
         self.env_id = resolve_task(task)
+        self.workers = workers
         self.view = view
         self.image_size = image_size
         self.max_steps = max_steps
@@ -96,7 +107,7 @@ class MiniGridVectorEnvFactory(VectorEnvFactory):
             )
             for index in range(num_envs)
         ]
-        vector_env_cls = ThreadedVectorEnv if int(os.environ.get("HABITAT_ENV_DEBUG", 0)) else VectorEnv
+        vector_env_cls = ThreadedVectorEnv if int(os.environ.get("HABITAT_ENV_DEBUG", 0)) else WORKER_KINDS[self.workers]
         return vector_env_cls(
             make_env_fn=make_minigrid_env, env_fn_args=specs, workers_ignore_signals=workers_ignore_signals
         )

@@ -1,4 +1,4 @@
-"""The VectorEnvFactory: habitat's own VectorEnv with real worker processes."""
+"""The VectorEnvFactory: habitat's VectorEnv, its envs in process (default) or in real worker processes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from habitat import VectorEnv
 from habitat.config.read_write import read_write
 
 from habitat_llm4teach import keys
+from habitat_llm4teach.envs.in_process import InProcessVectorEnv
 from habitat_llm4teach.envs.minigrid.factory import MiniGridVectorEnvFactory, resolve_task
 from habitat_llm4teach.errors import ConfigError
 
@@ -18,11 +19,13 @@ def test_resolve_task_names():
         resolve_task("SimpleDorKey")
 
 
-def test_construct_envs_steps_real_workers(composed):
+@pytest.mark.parametrize("workers", ["in_process", "processes"])
+def test_construct_envs_steps_real_workers(composed, workers):
     config = composed("minigrid/ppo", ["habitat_baselines.num_environments=2"])
-    envs = MiniGridVectorEnvFactory().construct_envs(config)
+    envs = MiniGridVectorEnvFactory(workers=workers).construct_envs(config)
     try:
         assert isinstance(envs, VectorEnv) and envs.num_envs == 2
+        assert isinstance(envs, InProcessVectorEnv) == (workers == "in_process")
         observations = envs.reset()
         assert set(observations[0]) == {keys.RGB, keys.MINIGRID_SYMBOLIC}
         results = envs.step([2, 2])
@@ -59,3 +62,5 @@ def test_bad_factory_arguments():
         MiniGridVectorEnvFactory(view="top")
     with pytest.raises(ConfigError, match="image_size"):
         MiniGridVectorEnvFactory(image_size=4)
+    with pytest.raises(ConfigError, match="workers 'threads'"):
+        MiniGridVectorEnvFactory(workers="threads")

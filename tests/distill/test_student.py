@@ -1,0 +1,67 @@
+"""L4TResNetPolicy's network options against habitat's own, unmodified PointNavResNetPolicy."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from gym import spaces
+from habitat_baselines.rl.ddppo.policy.resnet_policy import PointNavResNetPolicy
+
+from habitat_llm4teach.distill.student import pointwise_on_1x1_maps
+
+
+def _habitat_policy(size: int, baseplanes: int = 32) -> tuple[PointNavResNetPolicy, spaces.Dict]:
+    torch.manual_seed(0)
+    space = spaces.Dict({"rgb": spaces.Box(0, 255, (size, size, 3), np.uint8)})
+    policy = PointNavResNetPolicy(space, spaces.Discrete(7), hidden_size=64, rnn_type="LSTM", resnet_baseplanes=baseplanes,
+                                  backbone="resnet18", normalize_visual_inputs=True)
+    return policy, space
+
+
+@pytest.mark.parametrize("size", [64, 44])
+def test_pointwise_encoder_has_habitats_outputs_and_gradients(size):
+    reference, space = _habitat_policy(size)
+    encoder = reference.net.visual_encoder
+    slim = copy.deepcopy(encoder)
+    replaced = pointwise_on_1x1_maps(slim, space)
+    # ResNet18's last stage on its 1x1 map (two convolutions of block 1 stay: the strided one sees 2x2) and the
+    # compression layer.
+    assert "compression.0" in replaced and len(replaced) == 4
+    assert all(slim.get_submodule(name).kernel_size == (1, 1) for name in replaced)
+    assert sum(p.numel() for p in slim.parameters()) < sum(p.numel() for p in encoder.parameters()) / 2
+    # The probe forward pass left the running statistics alone.
+    for (name, buffer), (_, slim_buffer) in zip(encoder.named_buffers(), slim.named_buffers()):
+        assert torch.equal(buffer, slim_buffer), name
+
+    images = {"rgb": torch.randint(0, 256, (6, size, size, 3), dtype=torch.uint8)}
+    encoder.eval(), slim.eval()
+    expected, got = encoder(images), slim(images)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+    target = torch.randn_like(expected)
+    ((encoder(images) - target) ** 2).sum().backward()
+    ((slim(images) - target) ** 2).sum().backward()
+    for name in replaced:
+        full_grad = encoder.get_submodule(name).weight.grad  # [out, in, 3, 3]
+        assert torch.count_nonzero(full_grad[:, :, [0, 0, 0, 1, 1, 2, 2, 2], [0, 1, 2, 0, 2, 0, 1, 2]]) == 0
+        _assert_close_to_scale(slim.get_submodule(name).weight.grad, full_grad[:, :, 1:2, 1:2])
+    # Every other parameter (the first convolution included) gets the gradient it gets in habitat's encoder.
+    for (name, param), (_, slim_param) in zip(encoder.named_parameters(), slim.named_parameters()):
+        if name.rsplit(".", 1)[0] not in replaced:
+            _assert_close_to_scale(slim_param.grad, param.grad)
+
+
+def _assert_close_to_scale(got: torch.Tensor, expected: torch.Tensor) -> None:
+    """Equal up to float32 summation order: within 1e-3 of the tensor's largest magnitude."""
+    scale = float(expected.abs().max()) or 1.0
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-3 * scale)
+
+
+def test_nothing_to_replace_on_large_maps():
+    _, space = _habitat_policy(256, baseplanes=8)
+    policy, _ = _habitat_policy(256, baseplanes=8)
+    assert pointwise_on_1x1_maps(policy.net.visual_encoder, space) == []
