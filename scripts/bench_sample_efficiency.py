@@ -143,6 +143,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--ppo-factor", type=float, default=5.0, help="PPO budget = this x LLM4Teach's steps_to_90")
     parser.add_argument("--eval-episodes", type=int, default=100, help="episodes for the teacher alone and for each student")
     parser.add_argument("--results", type=Path, default=None, help="default: data/results/sample_efficiency_<task>")
+    parser.add_argument("--student", default="resnet18_64_cpu",
+                        help="minigrid/student option for both arms (named in every record, so runs of another student are never reused)")
+    parser.add_argument("--arms", choices=["both", "llm4teach"], default="both",
+                        help="llm4teach: LLM4Teach, its evaluations and the teacher alone only (PPO figures null); "
+                             "a later run with both reuses them")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for both arms, e.g. habitat_baselines.num_environments=8")
     args = parser.parse_args(argv)
     if len(args.seeds) < 1 or args.budget < 1:
@@ -151,32 +156,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results = args.results or REPO / "data" / "results" / f"sample_efficiency_{args.task.lower()}"
     results.mkdir(parents=True, exist_ok=True)
     config = "minigrid/llm4teach"
-    task = f"minigrid/task={args.task.lower()}"  # the config group choosing the task (configs/habitat/minigrid/task/)
+    # The config groups choosing the task and the student (configs/habitat/minigrid/task/, student/).
+    groups = [f"minigrid/task={args.task.lower()}", f"minigrid/student={args.student}"]
     cache = str(REPO / "data" / "plan_cache" / "minigrid.json")
 
     llm4teach = [
-        train(config, results / f"llm4teach_seed{seed}", seed, args.budget, [task, f"llm4teach.teacher.cache_path={cache}", *args.overrides])
+        train(config, results / f"llm4teach_seed{seed}", seed, args.budget, [*groups, f"llm4teach.teacher.cache_path={cache}", *args.overrides])
         for seed in args.seeds
     ]
     llm4teach_steps = mean_reached(llm4teach)
     ppo_budget = int(args.ppo_factor * (llm4teach_steps if llm4teach_steps is not None else args.budget))
     ppo = [
         train(config, results / f"ppo_seed{seed}", seed, ppo_budget,
-              [task, "llm4teach.distill.schedule=none", f"llm4teach.stop_at_success={THRESHOLD}", *args.overrides])
+              [*groups, "llm4teach.distill.schedule=none", f"llm4teach.stop_at_success={THRESHOLD}", *args.overrides])
         for seed in args.seeds
-    ]
+    ] if args.arms == "both" else []
     teacher_dir = results / "teacher_only"
     teacher_eval = evaluate("minigrid/teacher", args.eval_episodes, teacher_dir,
-                            [task, f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only")
+                            [*groups, f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only")
     teacher = teacher_eval["success"]
     student_evals = [
-        evaluate(config, args.eval_episodes, Path(r["run_dir"]), [task, f"llm4teach.run_dir={r['run_dir']}"], "student")
+        evaluate(config, args.eval_episodes, Path(r["run_dir"]), [*groups, f"llm4teach.run_dir={r['run_dir']}"], "student")
         for r in llm4teach
     ]
 
     ppo_steps = mean_reached(ppo)
     all_ppo_reached = all(r["steps_to_90"] is not None for r in ppo)
-    if llm4teach_steps is None:
+    if llm4teach_steps is None or not ppo:
         ratio, lower_bound = None, False
     elif all_ppo_reached:
         ratio, lower_bound = ppo_steps / llm4teach_steps, False
@@ -189,7 +195,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     plot = results / "success_vs_steps.png"
     try:
         plot_runs(
-            {"LLM4Teach": [r["run_dir"] for r in llm4teach], "PPO": [r["run_dir"] for r in ppo]},
+            {"LLM4Teach": [r["run_dir"] for r in llm4teach], **({"PPO": [r["run_dir"] for r in ppo]} if ppo else {})},
             str(plot), hlines={"teacher only": teacher}, title=f"{args.task}: success vs env steps",
         )
     except ValueError as error:  # no run finished an episode: a budget too small to plot
@@ -197,20 +203,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         plot = None
     report = {
         "task": args.task,
+        "student": args.student,
+        "arms": args.arms,
         "seeds": args.seeds,
         "budget": args.budget,
         "llm4teach_steps_to_90": llm4teach_steps,
         "llm4teach_seeds_reached_90": sum(r["steps_to_90"] is not None for r in llm4teach),
         "ppo_steps_to_90": ppo_steps,
         "ppo_seeds_reached_90": sum(r["steps_to_90"] is not None for r in ppo),
-        "ppo_budget": ppo_budget,
+        "ppo_budget": ppo_budget if ppo else None,
         "ratio": ratio,
         "ratio_is_lower_bound": lower_bound,
         "llm4teach_final_success": float(np.mean([r["final_success"] for r in llm4teach])),
-        "ppo_final_success": float(np.mean([r["final_success"] for r in ppo])),
+        "ppo_final_success": float(np.mean([r["final_success"] for r in ppo])) if ppo else None,
         "teacher_success": teacher,
         "llm4teach_final_return": float(np.mean([r["final_return"] for r in llm4teach])),
-        "ppo_final_return": float(np.mean([r["final_return"] for r in ppo])),
+        "ppo_final_return": float(np.mean([r["final_return"] for r in ppo])) if ppo else None,
         "teacher_return": teacher_eval["return"],
         "llm4teach_eval_success": float(np.mean([e["success"] for e in student_evals])),
         "llm4teach_eval_return": float(np.mean([e["return"] for e in student_evals])),
