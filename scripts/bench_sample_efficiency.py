@@ -143,7 +143,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--ppo-factor", type=float, default=5.0, help="PPO budget = this x LLM4Teach's steps_to_90")
     parser.add_argument("--eval-episodes", type=int, default=100, help="episodes for the teacher alone and for each student")
     parser.add_argument("--results", type=Path, default=None, help="default: data/results/sample_efficiency_<task>")
-    parser.add_argument("--student", default="resnet18_64_cpu",
+    parser.add_argument("--student", default="resnet18_64",
                         help="minigrid/student option for both arms (named in every record, so runs of another student are never reused)")
     parser.add_argument("--arms", choices=["both", "llm4teach"], default="both",
                         help="llm4teach: LLM4Teach, its evaluations and the teacher alone only (PPO figures null); "
