@@ -4,7 +4,8 @@ It also takes the ResNet's width from ``llm4teach.student.resnet_baseplanes``,
 an argument of habitat's policy that its ``from_config`` leaves at 32, and with
 ``llm4teach.student.pointwise_on_1x1_maps`` computes every 3x3 convolution
 that only ever sees a 1x1 feature map as the 1x1 convolution of its centre tap
-(:func:`pointwise_on_1x1_maps`): the same network, a third of the parameters.
+(:func:`pointwise_on_1x1_maps`): the same network up to float rounding, a third
+of the parameters.
 
 habitat's ResNet policy feeds every 1-D observation to its RNN and drops only
 the ``eval.extra_sim_sensors`` cameras; the teacher's ``l4t_scene`` vector
@@ -28,9 +29,9 @@ from typing import Any, Optional
 import numpy as np
 import torch
 from gym import spaces
-from torch import nn
 from habitat_baselines.common.baseline_registry import baseline_registry
 from habitat_baselines.rl.ddppo.policy.resnet_policy import PointNavResNetPolicy
+from torch import nn
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.errors import ConfigError
@@ -77,7 +78,8 @@ def pointwise_on_1x1_maps(encoder: nn.Module, observation_space: spaces.Dict) ->
 
     On a 1x1 map with padding 1, the eight outer taps of a 3x3 kernel only ever multiply zero padding: they never
     change an output and never get a gradient (so Adam never moves them). The centre tap alone gives the same outputs
-    and the same gradients. habitat's ResNet encoder has such convolutions wherever the image is small enough for its
+    and gradients up to float rounding (training runs still diverge from habitat's: Adam turns rounding-level
+    differences in tiny gradients into weight differences; README "The MiniGrid student on a CPU"). habitat's ResNet encoder has such convolutions wherever the image is small enough for its
     last stage to reach 1x1 (MiniGrid's 64 px image: ResNet18's last stage and the 2048-channel compression layer,
     two thirds of the student's parameters and ~1/3 of its update time on a CPU).
 
