@@ -61,7 +61,7 @@ def train_fps(setup: str, task: str, num_envs: int, steps: int, seed: int, extra
         scalar = lambda tag: events.Scalars(tag)[-1].value  # noqa: E731
         return {
             "setup": setup,
-            "overrides": SETUPS[setup],
+            "overrides": [*SETUPS[setup], *extra],
             "fps": round(scalar("perf/fps"), 1),
             **{f"{name.split('.')[1]}_s": round(scalar(f"perf/{name}"), 3) for name in TIMERS},
             "wall_s": round(wall, 1),
@@ -72,10 +72,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="SimpleDoorKey", choices=["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey", "TwoDoor"])
     parser.add_argument("--envs", type=int, default=16, help="the MiniGrid configs' own default")
-    parser.add_argument("--steps", type=int, default=16384, help="env steps per student")
+    parser.add_argument("--steps", type=int, default=16384, help="env steps per set-up")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--setups", nargs="+", choices=sorted(SETUPS), default=list(SETUPS))
-    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for both runs")
+    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for every set-up")
     args = parser.parse_args(argv)
     if args.envs < 1 or args.steps < args.envs * 32:
         parser.error("need at least one env and one update's worth of steps (envs x 32)")

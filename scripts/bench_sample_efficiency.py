@@ -156,8 +156,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results = args.results or REPO / "data" / "results" / f"sample_efficiency_{args.task.lower()}"
     results.mkdir(parents=True, exist_ok=True)
     config = "minigrid/llm4teach"
-    # The config groups choosing the task and the student (configs/habitat/minigrid/task/, student/).
-    groups = [f"minigrid/task={args.task.lower()}", f"minigrid/student={args.student}"]
+    # The config groups choosing the task and the student (configs/habitat/minigrid/task/, student/); the teacher
+    # alone has no student, so its evaluation takes only the task and is shared by every student's benchmark.
+    task = f"minigrid/task={args.task.lower()}"
+    groups = [task, f"minigrid/student={args.student}"]
     cache = str(REPO / "data" / "plan_cache" / "minigrid.json")
 
     llm4teach = [
@@ -173,7 +175,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ] if args.arms == "both" else []
     teacher_dir = results / "teacher_only"
     teacher_eval = evaluate("minigrid/teacher", args.eval_episodes, teacher_dir,
-                            [*groups, f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only")
+                            [task, f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only")
     teacher = teacher_eval["success"]
     student_evals = [
         evaluate(config, args.eval_episodes, Path(r["run_dir"]), [*groups, f"llm4teach.run_dir={r['run_dir']}"], "student")
