@@ -70,7 +70,8 @@ from habitat_llm4teach.distill.updater import (
     TRAINER_STATE_KEY,
 )
 from habitat_llm4teach.errors import ConfigError
-from habitat_llm4teach.server.remote import build_training_teacher
+from habitat_llm4teach.server.process import ServerProcess
+from habitat_llm4teach.server.remote import build_training_teacher, start_server
 from habitat_llm4teach.teacher.guidance import Teacher
 from habitat_llm4teach.teachers import teacher_kind
 
@@ -161,17 +162,27 @@ class L4TTrainer(PPOTrainer):
         check_components(self.config)
         build_schedule(self.config.llm4teach.distill)  # fail fast on a bad schedule, before envs and the LLM
 
-        super()._init_train(resume_state)  # self.config is the resume state's from here on, if any
+        # The teacher server starts before the envs are built, so its LLM loads while they are.
+        server = self._start_teacher_server(resume_state)
+        try:
+            super()._init_train(resume_state)  # self.config is the resume state's from here on, if any
+        except BaseException:
+            if server is not None:
+                server.stop()
+            raise
 
         self._schedule = build_schedule(self.config.llm4teach.distill)
         self._teacher = None  # schedule "none": plain PPO through this trainer, no LLM loaded
         if not self._schedule.is_off(0):
             try:
                 self._teacher = build_training_teacher(
-                    self.config.llm4teach.teacher, self._env_spec.observation_space, self._env_spec.action_space
+                    self.config.llm4teach.teacher, self._env_spec.observation_space, self._env_spec.action_space,
+                    started=server,
                 )
             except BaseException:
                 self.envs.close()
+                if server is not None:
+                    server.stop()
                 raise
         self._progress = self._make_progress_bar()
         self._episodes = EpisodeLog(
@@ -198,6 +209,20 @@ class L4TTrainer(PPOTrainer):
             logger.info(
                 f"llm4teach: {self._schedule.name} distillation schedule, plan cache {self._teacher.cache_path or '(in memory)'}"
             )
+
+    def _start_teacher_server(self, resume_state: Optional[dict]) -> Optional[ServerProcess]:
+        """The teacher server this rank owns, started before the envs (None: no teacher, or another rank's server).
+
+        Reads the config the run will have: a resume state's, as habitat's ``_init_train`` will use it.
+        """
+        config = self.config
+        if resume_state is not None:
+            if not config.habitat_baselines.load_resume_state_config:
+                return None  # habitat's _init_train refuses this run
+            config = resume_state["config"]  # what habitat's _get_resume_state_config_or_new_config returns then
+        if build_schedule(config.llm4teach.distill).is_off(0):
+            return None
+        return start_server(config.llm4teach.teacher)
 
     @rank0_only
     def _make_progress_bar(self) -> Optional[tqdm]:

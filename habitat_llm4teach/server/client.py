@@ -62,7 +62,7 @@ class TeacherClient:
         self._started_at = self._last_heard = now
         self._unanswered_ping_at: Optional[float] = None
         self._last_ping_at = -float("inf")
-        if process is not None:
+        if process is not None and not process.started:  # remote.start_server may have started it already
             process.start()
         self._ping(now)
 

@@ -34,6 +34,10 @@ class ServerProcess:
         self.process = subprocess.Popen(cmd, start_new_session=True)
 
     @property
+    def started(self) -> bool:
+        return self.process is not None
+
+    @property
     def exit_code(self) -> Optional[int]:
         return None if self.process is None else self.process.poll()
 

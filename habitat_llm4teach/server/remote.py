@@ -6,14 +6,16 @@
   gets ``None`` (its step goes unguided, and the answer is used from the step it
   arrives); ``blocking`` waits for every answer (exact paper replication) up to
   the client's timeouts. Its statistics include the server's.
-- :func:`remote_source`: local rank 0 starts the server (unless ``server.spawn``
-  is false) and every rank connects to its node's.
+- :func:`start_server` / :func:`remote_source`: local rank 0 starts the server
+  (unless ``server.spawn`` is false; the trainer starts it before its envs, so
+  the LLM loads while they are built) and every rank connects to its node's.
 - :func:`build_training_teacher`: the kind's teacher over the server, or over the
   planner in process with ``server.enabled=false``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Optional, Sequence
 
@@ -141,20 +143,50 @@ class RemotePlanSource(PlanSource):
         self.client.close()
 
 
-def remote_source(teacher_config: Any, prompts: PromptSet) -> RemotePlanSource:
-    """The node's teacher server as a plan source: local rank 0 starts it (unless ``server.spawn`` is false)."""
-    server_config = teacher_config.server
+def _check_server_config(server_config: Any) -> None:
     if server_config.timeout_s <= 0 or server_config.heartbeat_s <= 0 or server_config.max_restarts < 0:
         raise ConfigError("llm4teach.teacher.server needs timeout_s > 0, heartbeat_s > 0 and max_restarts >= 0")
     if server_config.cpu_threads < 0:
         raise ConfigError(f"llm4teach.teacher.server.cpu_threads must be >= 0 (0: half the cores), got {server_config.cpu_threads}")
     if not server_config.spawn and not server_config.address:
         raise ConfigError("llm4teach.teacher.server.spawn=false attaches to a running server: set server.address")
+
+
+def _owns_server(server_config: Any) -> bool:
+    """Local rank 0 starts the node's server, unless ``server.spawn`` is false (known before torch.distributed starts)."""
     local_rank = int(os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID", 0)))
-    owner = server_config.spawn and local_rank == 0
-    address = node_address(server_config.address or (free_loopback_address() if owner else ""), owner)
-    process = None
-    if owner:
+    return bool(server_config.spawn) and local_rank == 0
+
+
+def start_server(teacher_config: Any) -> Optional[ServerProcess]:
+    """The node's teacher server process, started now if this rank owns it (else None).
+
+    The trainer calls this before it builds its envs, so the LLM loads while they do (on a 2-core machine
+    loading the 1.5B model beside the first rollout slowed it several-fold); :func:`remote_source` then
+    connects to it.
+    """
+    server_config = teacher_config.server
+    _check_server_config(server_config)
+    if not server_config.enabled or not _owns_server(server_config):
+        return None
+    config = OmegaConf.to_container(teacher_config, resolve=True) if OmegaConf.is_config(teacher_config) else teacher_config
+    process = ServerProcess(server_config.address or free_loopback_address(), config)
+    process.start()
+    return process
+
+
+def remote_source(teacher_config: Any, prompts: PromptSet, started: Optional[ServerProcess] = None) -> RemotePlanSource:
+    """The node's teacher server as a plan source: local rank 0 starts it (unless ``server.spawn`` is false or
+    ``started``, from :func:`start_server`, is the one it started already)."""
+    server_config = teacher_config.server
+    _check_server_config(server_config)
+    owner = _owns_server(server_config)
+    if started is not None and not owner:
+        raise ValueError("a rank that does not own the teacher server was given one it started")
+    own_address = started.address if started is not None else server_config.address or (free_loopback_address() if owner else "")
+    address = node_address(own_address, owner)
+    process = started
+    if owner and process is None:
         config = OmegaConf.to_container(teacher_config, resolve=True) if OmegaConf.is_config(teacher_config) else teacher_config
         process = ServerProcess(address, config)
     client = TeacherClient(address, model_name(teacher_config.model), prompts.name, server_config, process)
@@ -166,8 +198,15 @@ def remote_source(teacher_config: Any, prompts: PromptSet) -> RemotePlanSource:
     return RemotePlanSource(client, server_config.blocking, cache_path)
 
 
-def build_training_teacher(teacher_config: Any, observation_space: spaces.Dict, action_space: spaces.Space) -> Teacher:
-    """The teacher of ``llm4teach.teacher.env`` over the node's server, or over the planner in this process with
-    ``llm4teach.teacher.server.enabled=false`` (every rank then loads its own LLM and blocks on it)."""
-    source_factory = remote_source if teacher_config.server.enabled else local_source
-    return build_teacher(teacher_config, observation_space, action_space, source_factory)
+def build_training_teacher(
+    teacher_config: Any, observation_space: spaces.Dict, action_space: spaces.Space,
+    started: Optional[ServerProcess] = None,
+) -> Teacher:
+    """The teacher of ``llm4teach.teacher.env`` over the node's server (``started``: the one :func:`start_server`
+    started for this rank), or over the planner in this process with ``llm4teach.teacher.server.enabled=false``
+    (every rank then loads its own LLM and blocks on it)."""
+    if not teacher_config.server.enabled:
+        return build_teacher(teacher_config, observation_space, action_space, local_source)
+    return build_teacher(
+        teacher_config, observation_space, action_space, functools.partial(remote_source, started=started)
+    )

@@ -9,9 +9,18 @@ well under a second); its sha256 is checked against the known models of
 ``scripts/fetch_model.py`` before conversion.
 
 Scoring reuses KV caches: a static prefix (system prompt and examples) is run
-once per model, each query's own tokens once, and all candidate continuations
-in one batched forward pass; :meth:`CausalLM.score_batch` does the same for the
-queries of several descriptions at once (cross-prompt batching for the server).
+once per model. A query scored alone (:meth:`CausalLM._score_one`) reuses the KV
+cache of the longest token prefix it shares with a recent query (automatic
+prefix caching, as vLLM does: consecutive descriptions of one episode share
+their first half, "Task: pick the banana. You hold nothing. ..."), then runs its
+new tokens and all its candidates in one forward pass under a 4D attention mask.
+On a GPU :meth:`CausalLM.score_batch` runs the queries of several descriptions
+right-padded as one batch, then all their candidates in a second pass
+(cross-prompt batching for the server); on a CPU it scores them one by one. Only the positions whose logits are read go through the LM head
+(its 151k-word vocabulary is ~15% of a 1.5B model's weights). On this 2-core CPU
+a pick/place description costs 0.4 s on one thread instead of 1.5 s with two
+passes and no reuse: a forward pass of a few tokens costs about as much as one
+of twenty, since the weights are read from memory either way.
 """
 
 from __future__ import annotations
@@ -141,6 +150,29 @@ class _PrefixState:
     length: int
 
 
+@dataclass
+class _QueryState:
+    """A recent query's static prefix, its tokens after it and the KV cache of prefix + tokens (never mutated)."""
+
+    static_prefix: str
+    ids: tuple[int, ...]
+    cache: object
+
+
+# Recent queries whose KV caches later queries may extend (each ~45 MB for a 1.5B model and a 700-token prefix).
+QUERY_REUSE_SLOTS = 8
+# Shorter shared prefixes are not worth copying a cache for.
+MIN_REUSED_TOKENS = 4
+
+
+def _common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
 def resolve_device(device: str) -> str:
     """``auto``: the last visible CUDA device (training ranks take the first ones), else ``cpu``."""
     if device != "auto":
@@ -196,6 +228,12 @@ class CausalLM:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._prefix: Optional[_PrefixState] = None
+        self._recent_queries: list[_QueryState] = []  # most recent last; cleared when the cached static prefix changes
+        # score_batch: several queries as one right-padded batch (a GPU), or each alone in one pass with cache
+        # reuse (a CPU, where a pass costs in proportion to its tokens beyond a few, padding included).
+        self.batch_queries = self.device.type != "cpu"
+        self.query_tokens_run = 0  # query tokens through the model, and those a reused cache saved
+        self.query_tokens_reused = 0
 
     @property
     def has_chat_template(self) -> bool:
@@ -225,13 +263,100 @@ class CausalLM:
         prefix = self._run_prefix(static_prefix)
         return copy.deepcopy(prefix.cache), prefix.length
 
+    @_on_cpu_threads
+    def warm_up(self, static_prefix: str) -> int:
+        """Run ``static_prefix`` now (it is cached for the calls that name it); its length in tokens."""
+        return self._run_prefix(static_prefix).length
+
     @torch.inference_mode()
     def _run_prefix(self, static_text: str) -> _PrefixState:
         if self._prefix is None or self._prefix.text != static_text:
             ids = self._encode(static_text)
-            out = self.model(ids, use_cache=True)
+            out = self.model(ids, use_cache=True, logits_to_keep=1)
             self._prefix = _PrefixState(static_text, out.past_key_values, ids.shape[1])
+            self._recent_queries = []  # their caches extend the old prefix
         return self._prefix
+
+    def _reusable_cache(self, ids: Sequence[int], static_prefix: str) -> tuple[Optional[object], int, int]:
+        """(KV cache to extend, static prefix length, tokens of ``ids`` it already holds).
+
+        A copy of the cache of the recent query sharing the longest token prefix with ``ids`` (cropped to the
+        shared part), else of the static prefix. At least one token of ``ids`` is left to run: its logits
+        predict the answer.
+        """
+        prefix_len = self._run_prefix(static_prefix).length if static_prefix else 0
+        source, shared = None, 0
+        for state in self._recent_queries:
+            if state.static_prefix != static_prefix:
+                continue
+            n = _common_prefix_length(state.ids, ids)
+            if n > shared:
+                source, shared = state, n
+        shared = min(shared, len(ids) - 1)
+        if source is None or shared < MIN_REUSED_TOKENS:
+            cache, _ = self._prefix_copy(static_prefix)
+            return cache, prefix_len, 0
+        cache = copy.deepcopy(source.cache)
+        if len(source.ids) > shared:
+            cache.crop(-(len(source.ids) - shared))  # negative: tokens to remove (every transformers version)
+        return cache, prefix_len, shared
+
+    def _score_one(self, ids: Sequence[int], encoded: Sequence[Sequence[int]], static_prefix: str) -> np.ndarray:
+        """One query and all its candidates in a single forward pass: [C, 2] (sum, mean) log-likelihoods.
+
+        The tokens run are the query's (after the reused cache) and every candidate's but its last, side by
+        side: a 4D attention mask lets each candidate see the cache, the query and its own earlier tokens
+        only, and position ids continue each candidate from the query's end, so every logit is the one the
+        candidate would get alone after the query. On a CPU a forward pass of a few tokens costs about as
+        much as one of twenty (the weights are read from memory either way), so one pass instead of two
+        nearly halves a description's cost.
+        """
+        cache, prefix_len, shared = self._reusable_cache(ids, static_prefix)
+        past = prefix_len + shared
+        new = list(ids[shared:])
+        tails = [list(e[:-1]) for e in encoded]  # the candidates' tokens whose logits are read
+        n_new, n_tail = len(new), sum(len(t) for t in tails)
+        allowed = torch.zeros((n_new + n_tail, past + n_new + n_tail), dtype=torch.bool)
+        allowed[:, :past] = True  # the static prefix and the reused query tokens
+        allowed[:n_new, past:past + n_new] = torch.ones(n_new, n_new, dtype=torch.bool).tril()
+        allowed[n_new:, past:past + n_new] = True  # every candidate sees the whole query
+        positions = list(range(past, past + n_new))
+        row = n_new
+        for tail in tails:
+            n = len(tail)
+            allowed[row:row + n, past + row:past + row + n] = torch.ones(n, n, dtype=torch.bool).tril()
+            positions += range(prefix_len + len(ids), prefix_len + len(ids) + n)
+            row += n
+        dtype = self.model.dtype
+        # An additive float mask: what eager and SDPA attention both take as a custom 4D mask.
+        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)[None, None]
+        keep = torch.arange(n_new - 1, n_new + n_tail, device=self.device)  # the query's last token, then the tails
+        out = self.model(
+            torch.tensor([new + [t for tail in tails for t in tail]], dtype=torch.long, device=self.device),
+            past_key_values=cache, attention_mask=mask.to(self.device),
+            position_ids=torch.tensor([positions], dtype=torch.long, device=self.device),
+            use_cache=True, logits_to_keep=keep,
+        )
+        logprobs = torch.log_softmax(out.logits[0].float(), -1)  # [1 + n_tail, V]
+        scores = []
+        offset = 1
+        for candidate, tail in zip(encoded, tails):
+            # Token 0 is predicted by the query's last logits, token j >= 1 by the candidate's token j - 1.
+            rows = [0] + list(range(offset, offset + len(tail)))
+            token_logprobs = logprobs[rows, torch.tensor(candidate, device=self.device)]
+            scores.append((float(token_logprobs.sum()), float(token_logprobs.mean())))
+            offset += len(tail)
+        self.query_tokens_run += n_new
+        self.query_tokens_reused += shared
+        query_cache = out.past_key_values
+        if n_tail:
+            query_cache.crop(-n_tail)  # the candidates' tokens were appended last
+        self._remember_query(_QueryState(static_prefix, tuple(ids), query_cache))
+        return np.array(scores, dtype=np.float32)
+
+    def _remember_query(self, query: _QueryState) -> None:
+        kept = [q for q in self._recent_queries if (q.static_prefix, q.ids) != (query.static_prefix, query.ids)]
+        self._recent_queries = kept[-(QUERY_REUSE_SLOTS - 1):] + [query]
 
     def score(self, prompt: str, continuations: Sequence[str], static_prefix: str = "") -> np.ndarray:
         """Log-likelihood of each continuation after ``prompt``: array [C, 2] of (sum, mean) over tokens.
@@ -260,7 +385,7 @@ class CausalLM:
         for i, conts in enumerate(continuations):
             if not conts:
                 raise ValueError(f"prompt {i} has no continuations to score")
-            if group and rows + len(conts) > max_rows:
+            if group and (rows + len(conts) > max_rows or not self.batch_queries):
                 results += self._score_group([prompts[j] for j in group], [continuations[j] for j in group], static_prefix)
                 group, rows = [], 0
             group.append(i)
@@ -272,7 +397,8 @@ class CausalLM:
     def _score_group(
         self, prompts: Sequence[str], continuations: Sequence[Sequence[str]], static_prefix: str
     ) -> list[np.ndarray]:
-        """Two passes: the queries right-padded as one batch, then every candidate of every query.
+        """A query alone: one pass (:meth:`_score_one`). Several: two passes, the queries right-padded as one
+        batch, then every candidate of every query.
 
         Right padding keeps each query's positions contiguous after the prefix, and causal
         attention never lets a real token see the pads after it. Candidates are placed after the
@@ -292,25 +418,37 @@ class CausalLM:
             raise ValueError("empty continuation")
 
         batch = len(queries)
+        if batch == 1:
+            return [self._score_one(queries[0], encoded[0], static_prefix)]
         query_ids, query_mask = self._right_padded(queries, pad)  # [B, Lq]
         query_lens = query_mask.sum(1)  # [B]
         cache, past_len = self._prefix_copy(static_prefix)
         if cache is not None:
             cache.batch_repeat_interleave(batch)
         ones = lambda n: torch.ones((n, past_len), dtype=torch.long, device=self.device)  # noqa: E731
-        out = self.model(query_ids, past_key_values=cache, attention_mask=torch.cat([ones(batch), query_mask], 1), use_cache=True)
-        last_logits = out.logits[torch.arange(batch, device=self.device), query_lens - 1].float()  # [B, V]
+        last_positions = query_lens - 1  # [B]
+        keep = torch.unique(last_positions)  # sorted; the LM head runs on these positions only
+        out = self.model(
+            query_ids, past_key_values=cache, attention_mask=torch.cat([ones(batch), query_mask], 1), use_cache=True,
+            logits_to_keep=keep,
+        )
+        last_logits = out.logits[torch.arange(batch, device=self.device), torch.searchsorted(keep, last_positions)].float()
+        cache = out.past_key_values
 
         row_query = torch.tensor([i for i, conts in enumerate(encoded) for _ in conts], device=self.device)  # [R]
         cont_ids, cont_mask = self._right_padded([e for conts in encoded for e in conts], pad)  # [R, Lc]
         rows = len(row_query)
-        cache = out.past_key_values
-        cache.reorder_cache(row_query)
-        attention = torch.cat([ones(rows), query_mask[row_query], cont_mask], 1)
-        positions = past_len + query_lens[row_query, None] + torch.arange(cont_ids.shape[1], device=self.device)[None]
-        cont_logits = self.model(cont_ids, past_key_values=cache, attention_mask=attention, position_ids=positions).logits.float()
-        # Token j is predicted by the logits before it: the query's last for j = 0.
-        predicting = torch.cat([last_logits[row_query, None], cont_logits[:, :-1]], 1)
+        # Token j is predicted by the logits before it: the query's last for j = 0, the candidate's token j - 1 after.
+        # So the candidates' last column is never run (its logits predict nothing we read).
+        predicting = last_logits[row_query, None]  # [R, 1, V]
+        if cont_ids.shape[1] > 1:
+            cache.reorder_cache(row_query)
+            attention = torch.cat([ones(rows), query_mask[row_query], cont_mask[:, :-1]], 1)
+            positions = past_len + query_lens[row_query, None] + torch.arange(cont_ids.shape[1] - 1, device=self.device)[None]
+            cont_logits = self.model(
+                cont_ids[:, :-1], past_key_values=cache, attention_mask=attention, position_ids=positions
+            ).logits.float()
+            predicting = torch.cat([predicting, cont_logits], 1)  # [R, Lc, V]
         token_logprobs = torch.log_softmax(predicting, -1).gather(-1, cont_ids.unsqueeze(-1)).squeeze(-1)
         token_logprobs = token_logprobs * cont_mask
         sums = token_logprobs.sum(1)
@@ -336,7 +474,7 @@ class CausalLM:
             raise ValueError("static_prefix must be a prefix of prompt")
         cache, past_len = self._prefix_copy(static_prefix)
         query_ids = self._encode(prompt[len(static_prefix):])
-        out = self.model(query_ids, past_key_values=cache, use_cache=True)
+        out = self.model(query_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
         return out.past_key_values, past_len + query_ids.shape[1], out.logits[:, -1].float()
 
     @_on_cpu_threads

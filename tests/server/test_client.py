@@ -226,3 +226,26 @@ def test_the_servers_cpu_threads_default_to_half_the_cores_and_a_negative_count_
     config.server.cpu_threads = -1
     with pytest.raises(ConfigError, match="cpu_threads"):  # before any server process starts
         remote_source(config, PROMPT_SETS["minigrid"])
+
+
+def test_a_server_started_before_the_envs_is_the_one_the_source_connects_to(tiny_model_dir, tmp_path, monkeypatch):
+    """The trainer starts its server before building envs (start_server) and connects to that same process later."""
+    from habitat_llm4teach.server.remote import remote_source, start_server
+    from habitat_llm4teach.teachers import PROMPT_SETS
+
+    config = teacher_config(tiny_model_dir, tmp_path)
+    monkeypatch.setenv("LOCAL_RANK", "1")  # not the node's owner: starts nothing
+    assert start_server(config) is None
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    process = start_server(config)
+    assert process is not None and process.started and pid_alive(process.pid)
+    pid = process.pid
+    source = remote_source(config, PROMPT_SETS["minigrid"], started=process)
+    try:
+        assert source.client.process is process and process.pid == pid  # not started a second time
+        pump_until(source.client, lambda: source.client.ready)
+    finally:
+        source.close()
+    assert not pid_alive(pid)
+    config.server.enabled = False
+    assert start_server(config) is None  # the in-process teacher: no server

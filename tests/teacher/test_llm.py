@@ -124,9 +124,18 @@ def test_unreadable_gguf_is_a_clear_error(tmp_path):
         resolve_model(str(bad))
 
 
+@pytest.fixture(params=[True, False], ids=["batched", "one-by-one"])
+def batching(tiny_lm, request):
+    """Queries right-padded as one batch (the GPU default) or each alone with cache reuse (the CPU default)."""
+    before = tiny_lm.batch_queries
+    tiny_lm.batch_queries = request.param
+    yield request.param
+    tiny_lm.batch_queries = before
+
+
 @pytest.mark.parametrize("use_static_prefix", [True, False])
 @pytest.mark.parametrize("max_rows", [64, 4])
-def test_cross_prompt_batched_scores_equal_one_prompt_at_a_time(tiny_lm, use_static_prefix, max_rows):
+def test_cross_prompt_batched_scores_equal_one_prompt_at_a_time(tiny_lm, use_static_prefix, max_rows, batching):
     """Descriptions of different lengths with different candidate counts, right-padded into one batch."""
     system_msg = {"role": "system", "content": "You plan for an agent."}
     system = tiny_lm.render_chat([system_msg], add_generation_prompt=False)
@@ -182,3 +191,41 @@ def test_a_cpu_forward_pass_runs_on_cpu_threads_and_restores_the_trainers_count(
 def test_negative_cpu_threads_is_refused(tiny_model_dir):
     with pytest.raises(ModelLoadError, match="cpu_threads"):
         CausalLM(str(tiny_model_dir), dtype="float32", device="cpu", cpu_threads=-1)
+
+
+@pytest.mark.parametrize("use_static_prefix", [True, False])
+def test_queries_sharing_a_prefix_reuse_its_cache_and_score_as_full_sequences(tiny_model_dir, use_static_prefix):
+    """Consecutive descriptions of one episode share their first tokens: the later ones run only their own tail,
+    and every score still equals the log-likelihood of the whole sequence run from scratch."""
+    lm = CausalLM(str(tiny_model_dir), dtype="float32")
+    system_msg = {"role": "system", "content": "You plan for a robot."}
+    system = lm.render_chat([system_msg], add_generation_prompt=False) if use_static_prefix else ""
+    users = [
+        "Task: pick the banana. You hold nothing. <banana>: out of reach. Nothing else within reach.",
+        "Task: pick the banana. You hold nothing. <banana>: out of reach. Also within reach: <chair>.",
+        "Task: pick the banana. You hold nothing. <banana>: within reach. Nothing else within reach.",
+        "Task: pick the banana. You hold nothing. <banana>: out of reach. Also within reach: <chair>.",  # again
+        "Task: place the mug on the sink. You hold <mug>.",
+    ]
+    candidates = ["navigate to banana", "pick banana", "look around"]
+    for user in users:
+        prompt = lm.render_chat([system_msg, {"role": "user", "content": user}])
+        for (total, mean), candidate in zip(lm.score(prompt, candidates, static_prefix=system), candidates):
+            expected = full_sequence_logprobs(lm, prompt, candidate)
+            assert total == pytest.approx(sum(expected), abs=1e-3)
+            assert mean == pytest.approx(np.mean(expected), abs=1e-3)
+    assert lm.query_tokens_reused > lm.query_tokens_run / 2  # the banana queries share most of their tokens
+    # A query identical to an earlier one still runs its last token (its logits give the answer).
+    run_before = lm.query_tokens_run
+    lm.score(lm.render_chat([system_msg, {"role": "user", "content": users[0]}]), candidates, static_prefix=system)
+    assert lm.query_tokens_run == run_before + 1
+
+
+def test_single_token_candidates_need_no_candidate_pass(tiny_lm):
+    """Every candidate one token long: the query's last logits score them all."""
+    prompt = tiny_lm.render_chat([{"role": "user", "content": "Say a letter:"}])
+    letters = [c for c in "abcdefgh" if len(tiny_lm.tokenizer(c, add_special_tokens=False).input_ids) == 1][:3]
+    assert len(letters) == 3
+    scores = tiny_lm.score(prompt, letters)
+    for (total, mean), letter in zip(scores, letters):
+        assert total == mean == pytest.approx(full_sequence_logprobs(tiny_lm, prompt, letter)[0], abs=1e-4)
