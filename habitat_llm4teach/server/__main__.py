@@ -47,7 +47,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     cache = PlanCache(config.cache_path, read_only=config.cache_read_only)
     planners = {name: build_planner(config, prompts, llm, cache) for name, prompts in PROMPT_SETS.items()}
     # The static prefix (system prompt and examples) of the trainer's prompt set runs before the server is ready,
-    # while the trainer builds its envs, instead of inside the first answer (about 4 s of one core for 1.5B).
+    # while the trainer builds its envs, instead of inside the first answer (733 tokens: 11-14 s of one core for the
+    # 1.5B model beside the env start-up on 2 cores).
     start = time.perf_counter()
     tokens = llm.warm_up(planners[teacher_kind(config).prompts.name].static_prefix)
     logging.getLogger(__name__).info(f"teacher server: static prefix of {tokens} tokens run in {time.perf_counter() - start:.1f} s")
