@@ -122,8 +122,9 @@ class TeacherConfig:
     # JSON plan cache (None: in memory only); read_only trains from a cache without any LLM.
     cache_path: Optional[str] = None
     cache_read_only: bool = False
-    # The task goal the descriptions state (MiniGrid missions are not part of the observation).
-    mission: str = "open the door"
+    # MiniGrid: the goal the descriptions state. None: each env's own mission string, which its observation carries
+    # ("open the door" on the paper's tasks, "pick up the purple ball" on KeyCorridor, ...); a string overrides it.
+    mission: Optional[str] = None
     # Teacher acting on its own (teacher-only evaluation): argmax of its action distribution.
     greedy: bool = True
     # Evaluation videos (L4TResNetPolicy): write the teacher's plan and current skill onto the student's frames.

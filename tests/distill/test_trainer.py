@@ -143,7 +143,7 @@ class ScriptedPlanner:
 
 def test_minigrid_teacher_in_process_turns_observations_into_teacher_probs_and_stats():
     pick_up_key = PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),))
-    teacher = MiniGridTeacher(LocalPlanSource(ScriptedPlanner(pick_up_key)), (5, 5), "open the door")
+    teacher = MiniGridTeacher(LocalPlanSource(ScriptedPlanner(pick_up_key)), "open the door")
     symbolic = torch.from_numpy(np.stack([_symbolic_scene()] * 3))  # [N, S]
     teacher_probs, teacher_guided = teacher.guide(symbolic)
     assert teacher_probs.shape == (3, TEACHER_ACTION_SPACE.n) and teacher_probs.dtype == torch.float32
@@ -154,7 +154,7 @@ def test_minigrid_teacher_in_process_turns_observations_into_teacher_probs_and_s
     stats = teacher.pop_stats()
     assert stats == {PLAN_CACHE_HIT_RATE: pytest.approx(2 / 3), GUIDED_FRAC: 1.0}
 
-    silent = MiniGridTeacher(LocalPlanSource(ScriptedPlanner(PlanDistribution(()))), (5, 5), "open the door")
+    silent = MiniGridTeacher(LocalPlanSource(ScriptedPlanner(PlanDistribution(()))), "open the door")
     teacher_probs, teacher_guided = silent.guide(symbolic)
     assert not teacher_guided.any()
     assert torch.allclose(teacher_probs, torch.full((3, 7), 1 / 7))

@@ -17,6 +17,7 @@ from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
 from omegaconf import OmegaConf
 
 from habitat_llm4teach.config.structured import TeacherConfig
+from habitat_llm4teach.envs.minigrid.symbolic import encode_symbolic
 from habitat_llm4teach.server import client as client_module
 from habitat_llm4teach.server.client import TeacherClient
 from habitat_llm4teach.server.connection import free_loopback_address
@@ -39,7 +40,7 @@ def symbolic_scene() -> np.ndarray:
     grid[[0, -1], :, 0] = grid[:, [0, -1], 0] = OBJECT_TO_IDX["wall"]
     grid[3, 1] = (OBJECT_TO_IDX["key"], COLOR_TO_IDX["yellow"], 0)
     grid[4, 2] = (OBJECT_TO_IDX["door"], COLOR_TO_IDX["yellow"], STATE_TO_IDX["locked"])
-    return np.concatenate([grid.reshape(-1), np.array([1, 1, 0, 0, 0, 0], dtype=np.uint8)])
+    return encode_symbolic(grid, np.array([1, 1, 0, 0, 0, 0]), "open the door")
 
 
 def teacher_config(model, tmp_path, **server):
@@ -55,7 +56,7 @@ def start_client(config, prompts: str = "minigrid") -> TeacherClient:
 
 
 def minigrid_teacher(client: TeacherClient, blocking: bool = False) -> MiniGridTeacher:
-    return MiniGridTeacher(RemotePlanSource(client, blocking), (5, 5), "open the door")
+    return MiniGridTeacher(RemotePlanSource(client, blocking), "open the door")
 
 
 def pump_until(client: TeacherClient, condition, timeout_s: float = 120) -> None:

@@ -110,7 +110,7 @@ def test_sample_planner_plan_batch_queries_one_by_one():
 def test_planner_sees_only_the_query_text_candidates_and_targets():
     """The planner answers from the query alone (what the server receives): no perception anywhere."""
     query = query_from_description(DESCRIPTION)
-    assert query.description == DESCRIPTION
+    assert query.description == DESCRIPTION + "\nFacts: the yellow key you see opens the locked yellow door."
     assert [str(c) for c in query.candidates] == ["explore", "pick up yellow key"]
     assert query.targets_by_skill["open"] == ("yellow door",)  # nameable in a plan, not offered next
     answer = SamplePlanner(FakeLLM(samples=["pick up key, open door"]), num_samples=1, prompts=MINIGRID_PROMPTS).plan(query)

@@ -15,8 +15,8 @@ Observations:
   unreadable, and a CNN learns "key on the left -> turn left" far more easily
   than the same relation in map coordinates), or MiniGrid's partial view.
 - ``minigrid_symbolic``: the same remembered map as MiniGrid's symbolic
-  encoding plus the agent's pose and carried object, flattened (teacher only;
-  its layout is symbolic.py's).
+  encoding plus the agent's pose, carried object and the env's mission string,
+  flattened (teacher only; its layout is symbolic.py's).
 - ``third_rgb``: the full grid from above (evaluation videos only).
 """
 
@@ -37,7 +37,7 @@ from minigrid.core.constants import OBJECT_TO_IDX
 from minigrid.core.grid import Grid
 
 from habitat_llm4teach import keys
-from habitat_llm4teach.envs.minigrid.symbolic import symbolic_size
+from habitat_llm4teach.envs.minigrid.symbolic import encode_symbolic, symbolic_size
 
 VIEWS = ("egocentric", "historical", "partial")
 # Darker than MiniGrid's walls (100, 100, 100), so unseen cells and walls differ.
@@ -114,7 +114,10 @@ class MiniGridHabitatEnv(gym.Env):
 
     def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, dict[str, Any]]:
         view_obs, reward, terminated, truncated, info = self._env.step(int(action))
-        info = {keys.SUCCESS: float(info.get(keys.SUCCESS, False))}
+        # The paper tasks report success; MiniGrid's own envs reward only a completed mission (lava and timeouts
+        # end with 0), so there a positive reward on termination is success.
+        success = info[keys.SUCCESS] if keys.SUCCESS in info else terminated and reward > 0
+        info = {keys.SUCCESS: float(success)}
         return self._observe(view_obs), float(reward), bool(terminated or truncated), info
 
     def render(self, mode: str = "rgb_array") -> np.ndarray:
@@ -151,7 +154,7 @@ class MiniGridHabitatEnv(gym.Env):
         env = self._env
         carried = env.carrying.encode() if env.carrying is not None else (0, 0, 0)
         agent = np.array([*env.agent_pos, env.agent_dir, *carried], dtype=np.uint8)
-        return np.concatenate([self._map.reshape(-1), agent])
+        return encode_symbolic(self._map, agent, env.mission)
 
     def _student_image(self) -> np.ndarray:
         env, size = self._env, self._spec.image_size

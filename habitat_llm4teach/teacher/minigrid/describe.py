@@ -1,14 +1,20 @@
 """Perception -> prompt text and the skills the LLM may choose from.
 
 Owns the description format (``Agent sees <yellow key>, <yellow door (locked)>,
-holds <nothing>. Goal: open the door.``), which ``scene.py`` reads back, and the
-candidate next skills offered with it. Both are deterministic: equal
-perceptions give equal text, so the plan cache can key on it.
+holds <nothing>. Goal: open the door.``), which ``scene.py`` reads back, the
+facts the LLM is told with it (which seen key opens which locked door, whether
+what the mission names is seen: relations a 1.5B model misreads from colour
+words alone, stated for any mission) and the candidate next skills offered
+with it. All are deterministic: equal perceptions give equal text, so the plan
+cache can key on it.
 """
 
 from __future__ import annotations
 
-from habitat_llm4teach.teacher.minigrid.perception import DOOR, DOOR_CLOSED, DOOR_LOCKED, DOOR_OPEN, GOAL, KINDS, PICKABLE_KINDS
+import re
+from typing import Optional
+
+from habitat_llm4teach.teacher.minigrid.perception import DOOR, DOOR_CLOSED, DOOR_LOCKED, DOOR_OPEN, GOAL, KEY, KINDS, PICKABLE_KINDS
 from habitat_llm4teach.teacher.minigrid.skills.open import can_open
 from habitat_llm4teach.teacher.minigrid.types import DROP, EXPLORE, GO_TO, OPEN, PICK_UP, PerceivedObject, Perception
 from habitat_llm4teach.teacher.types import SkillCall
@@ -38,6 +44,44 @@ def describe(perception: Perception) -> str:
     text = f"Agent sees {', '.join(seen)}, holds <{held}>."
     mission = perception.mission.strip().rstrip(".")
     return f"{text} Goal: {mission}." if mission else text
+
+
+# What a MiniGrid mission names for the agent to pick up ("pick up the purple ball", "pick up a key") or reach.
+_PICK_MISSION = re.compile(r"\bpick up (?:the |a |an )?(?:(?P<color>red|green|blue|purple|yellow|grey) )?(?P<kind>key|ball|box)\b")
+_GOAL_MISSION = re.compile(r"\bgoal\b")
+
+
+def mission_object(mission: str) -> Optional[tuple[str, str]]:
+    """(kind, colour or "") of the object the mission says to pick up, if it says so."""
+    match = _PICK_MISSION.search(mission.lower())
+    return (match["kind"], match["color"] or "") if match else None
+
+
+def facts(perception: Perception) -> str:
+    """``Facts: ...``: for each seen locked door whether its key is held, seen or not seen; what the mission names,
+    when seen ("" if nothing to state)."""
+    held = perception.holding
+    found: list[str] = []
+    locked = _unique_names([o for o in sorted(perception.objects, key=_order) if o.kind == DOOR and o.state == DOOR_LOCKED])
+    key_names = {o.name for o in perception.objects if o.kind == KEY}
+    for door in locked:
+        key = door.replace(DOOR, KEY)
+        if held is not None and held.name == key:
+            found.append(f"the {key} you hold opens the locked {door}")
+        elif key in key_names:
+            found.append(f"the {key} you see opens the locked {door}")
+        else:
+            found.append(f"the key of the locked {door} is not seen")
+    # What the mission names is stated only when seen: "not seen" facts drew the model to explore although a key
+    # or door it could use was in view (dev set).
+    target = mission_object(perception.mission)
+    if target is not None:
+        kind, color = target
+        if any(o.kind == kind and (not color or o.color == color) for o in perception.objects):
+            found.append(f"the goal names the {color + ' ' if color else ''}{kind}, which you see")
+    elif _GOAL_MISSION.search(perception.mission.lower()) and any(o.kind == GOAL for o in perception.objects):
+        found.append("the goal square is seen")
+    return f"Facts: {'; '.join(found)}." if found else ""
 
 
 def candidate_skills(perception: Perception) -> list[SkillCall]:

@@ -21,7 +21,8 @@ from minigrid.core.actions import Actions
 from habitat_llm4teach import keys
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.teacher.guidance import DescriptionTrace, Teacher
-from habitat_llm4teach.teacher.minigrid.perception import grid_size_from_symbolic_length, perceive_minigrid
+from habitat_llm4teach.envs.minigrid.symbolic import TAIL
+from habitat_llm4teach.teacher.minigrid.perception import perceive_minigrid
 from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS, query_of
 from habitat_llm4teach.teacher.minigrid.teacher import teacher_action_distribution
 from habitat_llm4teach.teacher.source import PlanSource, SourceFactory, local_source
@@ -40,15 +41,20 @@ def check_action_space(env_action_space: spaces.Space) -> None:
         )
 
 
-def check_teacher_env(observation_space: spaces.Dict, action_space: spaces.Space) -> tuple[int, int]:
-    """Raise unless the env gives the teacher what it reads and acts with; the grid size (W, H) of its map."""
+def check_teacher_env(observation_space: spaces.Dict, action_space: spaces.Space) -> None:
+    """Raise unless the env gives the teacher what it reads (each observation states its own map size) and acts with."""
     check_action_space(action_space)
     if keys.MINIGRID_SYMBOLIC not in observation_space.spaces:
         raise ConfigError(
             f"the teacher reads the '{keys.MINIGRID_SYMBOLIC}' observation, which the env does not provide "
             f"(observations: {sorted(observation_space.spaces)})"
         )
-    return grid_size_from_symbolic_length(observation_space[keys.MINIGRID_SYMBOLIC].shape[0])
+    length = observation_space[keys.MINIGRID_SYMBOLIC].shape[0]
+    if length <= TAIL:
+        raise ConfigError(
+            f"the env's '{keys.MINIGRID_SYMBOLIC}' observation has {length} values, too few for a map, the agent, the "
+            f"map size and the mission ({TAIL} besides the map): an env from before the mission was observed?"
+        )
 
 
 class MiniGridTeacher(Teacher):
@@ -57,11 +63,10 @@ class MiniGridTeacher(Teacher):
     prompt_set = MINIGRID_PROMPTS
 
     def __init__(
-        self, source: PlanSource, grid_size: tuple[int, int], mission: str, trace: Optional[DescriptionTrace] = None
+        self, source: PlanSource, mission: Optional[str] = None, trace: Optional[DescriptionTrace] = None
     ) -> None:
         super().__init__(source, self.prompt_set.name, trace)
-        self.grid_size = grid_size
-        self.mission = mission
+        self.mission = mission  # None: each env's own mission, which its observation carries
         self.num_actions = int(TEACHER_ACTION_SPACE.n)
 
     @classmethod
@@ -70,15 +75,15 @@ class MiniGridTeacher(Teacher):
         source_factory: SourceFactory = local_source,
     ) -> "MiniGridTeacher":
         """Check the env against the teacher first (cheap), then make the plan source (which may load the LLM)."""
-        grid_size = check_teacher_env(observation_space, action_space)
+        check_teacher_env(observation_space, action_space)
         source = source_factory(teacher_config, cls.prompt_set)
         trace = DescriptionTrace(teacher_config.trace_path) if teacher_config.trace_path else None
-        return cls(source, grid_size, teacher_config.mission, trace)
+        return cls(source, teacher_config.mission, trace)
 
     def guide(self, symbolic: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``symbolic``: [N, S] ``minigrid_symbolic`` observations -> ``teacher_probs`` [N, A] (uniform where not
         guided) and ``teacher_guided`` [N, 1]."""
-        perceptions = [perceive_minigrid(flat, *self.grid_size, self.mission) for flat in symbolic.cpu().numpy()]
+        perceptions = [perceive_minigrid(flat, self.mission) for flat in symbolic.cpu().numpy()]
         answers = self._plans([query_of(p) for p in perceptions])
         teacher_probs = np.full((len(perceptions), self.num_actions), 1 / self.num_actions, dtype=np.float32)  # [N, A]
         teacher_guided = np.zeros((len(perceptions), 1), dtype=bool)  # [N, 1]

@@ -1,19 +1,18 @@
 """Observation -> :class:`Perception`: what the teacher knows about a MiniGrid episode.
 
 Owns the reading of the adapter's ``minigrid_symbolic`` vector (the remembered
-map plus the agent's pose and carried object) and the vocabulary of object
+map plus the agent's pose, carried object and the env's mission) and the vocabulary of object
 kinds and door states that description, parsing and skills share.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
 from minigrid.core.constants import IDX_TO_COLOR, IDX_TO_OBJECT, STATE_TO_IDX
 
-from habitat_llm4teach.envs.minigrid.symbolic import AGENT_FIELDS, decode_symbolic, symbolic_size
+from habitat_llm4teach.envs.minigrid.symbolic import AGENT_FIELDS, decode_symbolic
 from habitat_llm4teach.teacher.minigrid.types import PerceivedObject, Perception
 
 # Object kinds the teacher names, in the order descriptions list them.
@@ -39,17 +38,6 @@ AGENT_X, AGENT_Y, AGENT_DIR, CARRIED_TYPE, CARRIED_COLOR, CARRIED_STATE = range(
 NOTHING_CARRIED = 0  # MiniGrid's "unseen" type index marks an empty hand
 
 
-def grid_size_from_symbolic_length(n: int) -> tuple[int, int]:
-    """(W, H) of the square map behind a ``minigrid_symbolic`` vector of length ``n``."""
-    cells, rest = divmod(n - AGENT_FIELDS, 3)
-    side = math.isqrt(max(cells, 0))
-    if n <= AGENT_FIELDS or rest or side * side != cells:
-        raise ValueError(
-            f"minigrid_symbolic length {n} is not W*H*3+{AGENT_FIELDS} for a square grid (W == H >= 1)"
-        )
-    return side, side
-
-
 def _object_at(cell: np.ndarray, position: tuple[int, int]) -> Optional[PerceivedObject]:
     kind = IDX_TO_OBJECT[int(cell[TYPE_CHANNEL])]
     if kind not in KINDS:
@@ -59,15 +47,11 @@ def _object_at(cell: np.ndarray, position: tuple[int, int]) -> Optional[Perceive
     return PerceivedObject(kind, color, position, state)
 
 
-def perceive_minigrid(symbolic: np.ndarray, width: int, height: int, mission: str) -> Perception:
-    """Every remembered key, door, ball, box, goal and lava cell, the held object and the pose."""
-    symbolic = np.asarray(symbolic)
-    if symbolic.shape != (symbolic_size(width, height),):
-        raise ValueError(
-            f"minigrid_symbolic has shape {symbolic.shape}; a {width}x{height} grid needs "
-            f"({symbolic_size(width, height)},)"
-        )
-    grid, agent = decode_symbolic(symbolic, width, height)
+def perceive_minigrid(symbolic: np.ndarray, mission: Optional[str] = None) -> Perception:
+    """Every remembered key, door, ball, box, goal and lava cell, the held object, the pose and the mission: the
+    env's own (carried by the observation) unless ``mission`` overrides it. ValueError if ``symbolic`` is not a
+    ``minigrid_symbolic`` vector."""
+    grid, agent, env_mission = decode_symbolic(symbolic)
     objects = []
     # np.argwhere walks x-major then y: a fixed order for equal observations.
     for x, y in np.argwhere(grid[:, :, TYPE_CHANNEL] > 0):
@@ -78,4 +62,4 @@ def perceive_minigrid(symbolic: np.ndarray, width: int, height: int, mission: st
     holding = None
     if agent[CARRIED_TYPE] != NOTHING_CARRIED:
         holding = _object_at(agent[[CARRIED_TYPE, CARRIED_COLOR, CARRIED_STATE]], agent_pos)
-    return Perception(tuple(objects), holding, agent_pos, int(agent[AGENT_DIR]), grid, mission)
+    return Perception(tuple(objects), holding, agent_pos, int(agent[AGENT_DIR]), grid, env_mission if mission is None else mission)

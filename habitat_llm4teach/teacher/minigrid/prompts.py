@@ -1,7 +1,7 @@
 """The planner's prompt set for MiniGrid: system prompt, worked examples, queries, parser.
 
-A query (:func:`query_of`) is a perception's description, its candidate next skills
-(``describe.py``) and the names each skill may target (``parse.py``). The examples'
+A query (:func:`query_of`) is a perception's description and facts, its candidate
+next skills (``describe.py``) and the names each skill may target (``parse.py``). The examples'
 queries are generated from their descriptions (``scene.py``) the same way, so
 examples and queries cannot drift apart. Bump ``PROMPT_VERSION`` on any change
 here: it is part of the plan-cache key.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from habitat_llm4teach.teacher.minigrid.describe import candidate_skills, describe
+from habitat_llm4teach.teacher.minigrid.describe import candidate_skills, describe, facts
 from habitat_llm4teach.teacher.minigrid.parse import allowed_targets, parse_steps
 from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
 from habitat_llm4teach.teacher.minigrid.types import SKILL_NAMES, Perception
@@ -20,21 +20,21 @@ from habitat_llm4teach.teacher.types import PlanQuery
 
 PROMPT_SET_NAME = "minigrid"
 
-PROMPT_VERSION = "minigrid-v5"
+PROMPT_VERSION = "minigrid-v6"
 
-SYSTEM_PROMPT = """You plan for an agent in a grid world. You get what the agent sees and holds, its goal, and the skills it can use now. Answer with the skill the agent should do next, written exactly as in the list.
-Facts: the agent holds at most one object. A locked door opens only if the agent holds the key of the same colour; a closed door that is not locked opens without a key. pick up X walks to X and picks it up; open X walks to door X and opens it; explore searches places not seen yet. Balls, boxes and lava are never needed.
+SYSTEM_PROMPT = """You plan for an agent in a grid world. You get what the agent sees and holds, its goal, facts about them, and the skills it can use now. Answer with the skill the agent should do next, written exactly as in the list.
+The agent holds at most one object. A locked door opens only if the agent holds the key of the same colour; a closed door that is not locked opens without a key. pick up X walks to X and picks it up; open X walks to door X and opens it; go to X walks onto X; explore searches places not seen yet. Only keys of locked doors and what the goal names are ever needed; other balls, boxes, keys and lava are not.
 Decide with these rules; the first rule that matches gives the answer:
-1. You hold a key and see a locked door of the same colour: open that door.
-2. You see a closed door that is not locked: open that door.
-3. You hold a key and see the key of the same colour as a seen locked door: drop the key you hold.
-4. You hold nothing and see a key of the same colour as a seen locked door: pick up that key.
-5. You hold nothing, see a key, and see no locked door: pick up that key.
-6. You see the goal square: go to it.
+1. A fact says the key you hold opens a locked door: open that door.
+2. The goal square is seen and the goal is to get to it: go to it.
+3. The object the goal names is seen: pick it up, or drop what you hold if your hands are full.
+4. You see a closed door that is not locked: open that door.
+5. A fact says a key you see opens a locked door: pick up that key, or drop what you hold if your hands are full.
+6. You hold nothing, see a key, and see no locked door: pick up that key.
 7. Otherwise: explore."""
 
-# (description, next skill, whole plan), one per rule; the candidate skills shown with each are
-# generated like the query's. No description here is in tests/data/minigrid_plan_labels.jsonl.
+# (description, next skill, whole plan), one per rule and a few for the order of the rules; the facts and the
+# candidate skills shown with each are generated like the query's. No description here is in a labelled set.
 EXAMPLES = (
     ("Agent sees <purple key>, <purple door (locked)>, holds <green key>. Goal: open the door.",
      "drop green key", "drop green key, pick up purple key, open purple door"),
@@ -57,13 +57,16 @@ EXAMPLES = (
 )
 
 
+def query_text(perception: Perception, description: Optional[str] = None) -> str:
+    """What the LLM reads for ``perception``: its description (or the given text) and, on the next line, the facts."""
+    text = describe(perception) if description is None else description
+    stated = facts(perception)
+    return f"{text}\n{stated}" if stated else text
+
 
 def query_of(perception: Perception, description: Optional[str] = None) -> PlanQuery:
     """What the planner is asked for ``perception``: its description (or the given text), candidates, targets."""
-    return PlanQuery.make(
-        describe(perception) if description is None else description, candidate_skills(perception),
-        allowed_targets(perception),
-    )
+    return PlanQuery.make(query_text(perception, description), candidate_skills(perception), allowed_targets(perception))
 
 
 def query_from_description(text: str) -> PlanQuery:

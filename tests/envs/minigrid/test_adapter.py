@@ -64,10 +64,10 @@ def walk(env, steps, seed=0):
 def test_remembered_map_grows_and_matches_the_true_grid():
     env = make()
     env.reset()
-    width, height = env.grid_size
     seen_counts = []
     for obs in walk(env, 60):
-        grid, agent = decode_symbolic(obs[keys.MINIGRID_SYMBOLIC], width, height)
+        grid, agent, mission = decode_symbolic(obs[keys.MINIGRID_SYMBOLIC])
+        assert grid.shape[:2] == env.grid_size and mission == env._env.mission
         seen = grid[:, :, 0] != OBJECT_TO_IDX["unseen"]
         seen_counts.append(seen.sum())
         truth = env._env.grid.encode()  # full-state check (test only)
@@ -78,7 +78,7 @@ def test_remembered_map_grows_and_matches_the_true_grid():
         assert tuple(agent[:3]) == (*env._env.agent_pos, env._env.agent_dir)
     assert seen_counts == sorted(seen_counts) and seen_counts[-1] > seen_counts[0]
     obs = env.reset()
-    grid, _ = decode_symbolic(obs[keys.MINIGRID_SYMBOLIC], width, height)
+    grid, _, _ = decode_symbolic(obs[keys.MINIGRID_SYMBOLIC])
     assert (grid[:, :, 0] != OBJECT_TO_IDX["unseen"]).sum() <= 9  # a fresh episode forgets the map
 
 
@@ -88,7 +88,7 @@ def test_carried_object_reported_in_agent_vector():
     key_obj = next(o for o in env._env.grid.grid if o is not None and o.type == "key")
     env._env.carrying = key_obj  # hand the agent the key (test only)
     obs, *_ = env.step(0)
-    _, agent = decode_symbolic(obs[keys.MINIGRID_SYMBOLIC], *env.grid_size)
+    _, agent, _ = decode_symbolic(obs[keys.MINIGRID_SYMBOLIC])
     assert agent[3] == OBJECT_TO_IDX["key"]
 
 
@@ -155,3 +155,24 @@ def test_any_registered_minigrid_id():
 def test_unknown_view_rejected():
     with pytest.raises(ValueError, match="unknown MiniGrid view 'fisheye'"):
         make(view="fisheye")
+
+
+def test_minigrids_own_envs_count_a_rewarded_termination_as_success():
+    """MiniGrid's envs put no success in info: reaching Empty-5x5's goal (agent starts at (1, 1) facing east, goal at
+    (3, 3)) is success; stepping into LavaGap's lava ends the episode without it."""
+    env = make_minigrid_env(MiniGridEnvSpec("MiniGrid-Empty-5x5-v0", "egocentric", 64, 0, 0, "e-"))
+    env.reset()
+    forward, right = 2, 1
+    for action in (forward, forward, right, forward):
+        _, _, done, info = env.step(action)
+        assert not done and info[keys.SUCCESS] == 0.0
+    _, reward, done, info = env.step(forward)
+    assert done and reward > 0 and info[keys.SUCCESS] == 1.0
+    lava = make_minigrid_env(MiniGridEnvSpec("MiniGrid-LavaGapS5-v0", "egocentric", 64, 0, 0, "l-"))
+    lava.reset()
+    world = lava._env
+    gap = next((x, y) for x in range(world.width) for y in range(world.height)
+               if world.grid.get(x, y) is not None and world.grid.get(x, y).type == "lava")
+    world.agent_pos, world.agent_dir = np.array((gap[0] - 1, gap[1])), 0  # just west of a lava cell, facing it
+    _, reward, done, info = lava.step(forward)
+    assert done and reward == 0.0 and info[keys.SUCCESS] == 0.0

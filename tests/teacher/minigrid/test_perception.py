@@ -9,9 +9,9 @@ from minigrid.core.world_object import Door
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.envs.minigrid.adapter import MiniGridEnvSpec, make_minigrid_env
-from habitat_llm4teach.envs.minigrid.symbolic import symbolic_size
+from habitat_llm4teach.envs.minigrid.symbolic import MISSION_BYTES, TAIL, encode_symbolic, grid_size_of, symbolic_size
 from habitat_llm4teach.envs.minigrid.tasks import MISSION, PAPER_TASKS
-from habitat_llm4teach.teacher.minigrid.perception import grid_size_from_symbolic_length, perceive_minigrid
+from habitat_llm4teach.teacher.minigrid.perception import perceive_minigrid
 from habitat_llm4teach.teacher.minigrid.types import PerceivedObject
 
 W = H = 5
@@ -21,22 +21,24 @@ def encode(kind: str, color: str = "red", state: str = "open") -> tuple[int, int
     return OBJECT_TO_IDX[kind], COLOR_TO_IDX[color], STATE_TO_IDX[state] if kind == "door" else 0
 
 
-def symbolic(cells: dict[tuple[int, int], tuple[int, int, int]], agent=(2, 2, 1), carried=(0, 0, 0)) -> np.ndarray:
+def symbolic(cells: dict[tuple[int, int], tuple[int, int, int]], agent=(2, 2, 1), carried=(0, 0, 0), mission=MISSION) -> np.ndarray:
     grid = np.zeros((W, H, 3), dtype=np.uint8)
     for (x, y), cell in cells.items():
         grid[x, y] = cell
-    return np.concatenate([grid.reshape(-1), np.array([*agent, *carried], dtype=np.uint8)])
+    return encode_symbolic(grid, np.array([*agent, *carried]), mission)
 
 
-@pytest.mark.parametrize("side", [1, 5, 10, 20])
-def test_grid_size_of_square_maps(side):
-    assert grid_size_from_symbolic_length(symbolic_size(side, side)) == (side, side)
+@pytest.mark.parametrize("size", [(1, 1), (5, 5), (7, 3), (11, 6), (20, 20)])
+def test_each_observation_states_its_map_size(size):
+    """KeyCorridor (7x3) and Unlock (11x6) maps are not square."""
+    flat = encode_symbolic(np.zeros((*size, 3)), np.zeros(6), MISSION)
+    assert len(flat) == symbolic_size(*size) and grid_size_of(flat) == size
 
 
-@pytest.mark.parametrize("n", [0, 5, 6, 7, 305, 10 * 5 * 3 + 6])
-def test_grid_size_rejects_other_lengths(n):
+@pytest.mark.parametrize("n", [0, 5, 6, TAIL, TAIL + 1, TAIL + 3 * 25 - 1])
+def test_vectors_that_are_not_minigrid_symbolic_are_rejected(n):
     with pytest.raises(ValueError, match=str(n)):
-        grid_size_from_symbolic_length(n)
+        perceive_minigrid(np.full(n, 5, dtype=np.uint8))
 
 
 def test_objects_doors_lava_and_pose():
@@ -52,7 +54,7 @@ def test_objects_doors_lava_and_pose():
         (3, 1): encode("lava", "red"),
         (2, 2): encode("empty"),
     }
-    perception = perceive_minigrid(symbolic(cells, agent=(2, 2, 3)), W, H, MISSION)
+    perception = perceive_minigrid(symbolic(cells, agent=(2, 2, 3)))
     assert set(perception.objects) == {
         PerceivedObject("key", "yellow", (1, 1)),
         PerceivedObject("door", "yellow", (4, 1), "locked"),
@@ -70,31 +72,50 @@ def test_objects_doors_lava_and_pose():
 
 
 def test_holding_is_the_carried_object_not_a_map_object():
-    perception = perceive_minigrid(symbolic({}, agent=(1, 2, 0), carried=encode("key", "red")), W, H, MISSION)
+    perception = perceive_minigrid(symbolic({}, agent=(1, 2, 0), carried=encode("key", "red")))
     assert perception.holding == PerceivedObject("key", "red", (1, 2))
     assert perception.objects == ()
 
 
+def test_the_mission_is_the_observations_unless_overridden():
+    obs = symbolic({}, mission="pick up the purple ball")
+    assert perceive_minigrid(obs).mission == "pick up the purple ball"
+    assert perceive_minigrid(obs, "open the door").mission == "open the door"
+
+
+def test_a_mission_too_long_for_the_observation_is_a_clear_error():
+    with pytest.raises(ValueError, match="MISSION_BYTES"):
+        encode_symbolic(np.zeros((W, H, 3)), np.zeros(6), "x" * (MISSION_BYTES + 1))
+
+
+@pytest.mark.parametrize("task", ["MiniGrid-KeyCorridorS3R1-v0", "MiniGrid-DoorKey-5x5-v0", "MiniGrid-FourRooms-v0"])
+def test_real_observations_carry_the_envs_own_mission(task):
+    env = make_minigrid_env(MiniGridEnvSpec(task, "egocentric", 64, 0, 1, "t-"))
+    for _ in range(3):
+        obs = env.reset()
+        assert perceive_minigrid(obs[keys.MINIGRID_SYMBOLIC]).mission == env._env.mission
+
+
 def test_equal_observations_give_equal_perceptions():
     obs = symbolic({(1, 1): encode("key", "blue"), (3, 3): encode("ball", "red")})
-    assert perceive_minigrid(obs, W, H, MISSION) == perceive_minigrid(obs.copy(), W, H, MISSION)
+    assert perceive_minigrid(obs, MISSION) == perceive_minigrid(obs.copy(), MISSION)
 
 
 def test_wrong_length_raises():
     with pytest.raises(ValueError, match="5x5"):
-        perceive_minigrid(np.zeros(symbolic_size(W, H) - 1, dtype=np.uint8), W, H, MISSION)
+        perceive_minigrid(np.delete(symbolic({}), 0))
 
 
 @pytest.mark.parametrize("task", sorted(PAPER_TASKS))
 def test_real_observations_match_the_env(task):
     """Every perceived object is what the env has at that cell; pose and hands match along a random walk."""
     env = make_minigrid_env(MiniGridEnvSpec(PAPER_TASKS[task], "historical", 64, 0, 3, "t-"))
-    width, height = env.grid_size
     rng = np.random.default_rng(0)
     obs = env.reset()
     for _ in range(40):
-        perception = perceive_minigrid(obs[keys.MINIGRID_SYMBOLIC], width, height, MISSION)
+        perception = perceive_minigrid(obs[keys.MINIGRID_SYMBOLIC])
         world = env._env
+        assert perception.mission == MISSION == world.mission
         assert perception.agent_pos == tuple(world.agent_pos) and perception.agent_dir == world.agent_dir
         carried = None if world.carrying is None else f"{world.carrying.color} {world.carrying.type}"
         assert (perception.holding and perception.holding.name) == carried

@@ -9,6 +9,7 @@ import pytest
 from minigrid.core.actions import Actions
 from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
 
+from habitat_llm4teach.envs.minigrid.symbolic import encode_symbolic
 from habitat_llm4teach.teacher.minigrid.perception import perceive_minigrid
 from habitat_llm4teach.teacher.minigrid.skills import DO_NOTHING, SKILLS, SkillStatus, SkillStep, get_skill
 from habitat_llm4teach.teacher.minigrid.skills.base import front_cell, is_walkable, plan_to_face, plan_to_stand
@@ -54,9 +55,8 @@ class World:
         self.visited = [self.pos]
 
     def perception(self) -> Perception:
-        width, height = self.grid.shape[:2]
-        flat = np.concatenate([self.grid.reshape(-1), [*self.pos, self.dir], self.carried])
-        return perceive_minigrid(flat, width, height, "open the door")
+        flat = encode_symbolic(self.grid, np.array([*self.pos, self.dir, *self.carried]), "open the door")
+        return perceive_minigrid(flat)
 
     def step(self, action: int) -> None:
         ahead = front_cell(self.pos, self.dir)

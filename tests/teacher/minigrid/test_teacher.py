@@ -14,6 +14,7 @@ from habitat_llm4teach.envs.minigrid.adapter import MiniGridEnvSpec, make_minigr
 from habitat_llm4teach.envs.minigrid.tasks import MISSION, PAPER_TASKS
 from habitat_llm4teach.teacher.minigrid.describe import describe
 from habitat_llm4teach.teacher.minigrid.parse import parse_plan
+from habitat_llm4teach.envs.minigrid.symbolic import encode_symbolic
 from habitat_llm4teach.teacher.minigrid.perception import perceive_minigrid
 from habitat_llm4teach.teacher.minigrid.skills import DO_NOTHING
 from habitat_llm4teach.teacher.minigrid.teacher import teacher_action_distribution
@@ -32,7 +33,7 @@ def room(carried: tuple[int, int, int] = (0, 0, 0)) -> Perception:
     grid[3, 1] = (OBJECT_TO_IDX["key"], COLOR_TO_IDX["yellow"], 0)
     grid[1, 3] = (OBJECT_TO_IDX["key"], COLOR_TO_IDX["red"], 0)
     grid[5, 2] = (OBJECT_TO_IDX["door"], COLOR_TO_IDX["yellow"], STATE_TO_IDX["locked"])
-    return perceive_minigrid(np.concatenate([grid.reshape(-1), [1, 1, 0], carried]), W, H, MISSION)
+    return perceive_minigrid(encode_symbolic(grid, np.array([1, 1, 0, *carried]), MISSION))
 
 
 PICK_YELLOW = SkillCall("pick up", "yellow key")  # next action: forward
@@ -122,10 +123,9 @@ def scripted_episodes(task: str, seeds: int = 40) -> tuple[tuple[bool, int, bool
     results = []
     for seed in range(seeds):
         env = make_minigrid_env(MiniGridEnvSpec(PAPER_TASKS[task], "historical", 64, 0, seed, "t-"))
-        width, height = env.grid_size
         obs, used = env.reset(), set()
         for step in range(1, 151):
-            perception = perceive_minigrid(obs[keys.MINIGRID_SYMBOLIC], width, height, MISSION)
+            perception = perceive_minigrid(obs[keys.MINIGRID_SYMBOLIC])
             assert describe(perception).endswith(f"Goal: {MISSION}.")
             calls, rejected = parse_plan(scripted_llm(perception), perception)
             assert rejected == 0, scripted_llm(perception)
