@@ -29,7 +29,7 @@ from habitat_llm4teach.distill.trainer import (
     trainer_state_of,
 )
 from habitat_llm4teach.distill.updater import TRAINER_STATE_KEY
-from habitat_llm4teach.envs.minigrid.symbolic import symbolic_size
+from habitat_llm4teach.envs.minigrid.symbolic import encode_symbolic, symbolic_size
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.teacher.cache import CacheKey, PlanCache
 from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
@@ -120,7 +120,7 @@ def _symbolic_scene() -> np.ndarray:
     grid[3, 1] = (OBJECT_TO_IDX["key"], COLOR_TO_IDX["yellow"], 0)
     grid[4, 2] = (OBJECT_TO_IDX["door"], COLOR_TO_IDX["yellow"], STATE_TO_IDX["locked"])
     agent = np.array([1, 1, 0, 0, 0, 0], dtype=np.uint8)
-    flat = np.concatenate([grid.reshape(-1), agent])
+    flat = encode_symbolic(grid, agent, "open the door")
     assert flat.shape == (symbolic_size(width, height),)
     return flat
 
@@ -176,7 +176,8 @@ def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
     policy = tiny_policy()
     storage = L4TRolloutStorage(num_steps, num_envs, obs_space, spaces.Discrete(7), policy)
     guided_scene = torch.from_numpy(_symbolic_scene())
-    empty_scene = torch.zeros_like(guided_scene)  # nothing perceived: the scripted planner has no plan for it
+    # nothing perceived: the scripted planner has no plan for it
+    empty_scene = torch.from_numpy(encode_symbolic(np.zeros((5, 5, 3)), np.zeros(6), "open the door"))
 
     class Envs:
         num_envs = 2
@@ -197,8 +198,7 @@ def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
     trainer._env_spec = SimpleNamespace(action_space=spaces.Discrete(7))
     trainer._schedule, trainer.num_updates_done = PaperSchedule(), 0
     trainer._teacher = MiniGridTeacher(
-        LocalPlanSource(Planner(PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),)))), (5, 5),
-        "open the door",
+        LocalPlanSource(Planner(PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),)))), "open the door",
     )
     for step in range(num_steps):
         # step t: env 0 sees the key scene on even steps, env 1 on odd steps
