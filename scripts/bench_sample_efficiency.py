@@ -60,10 +60,12 @@ def finished(record_path: Path, settings: dict, label: str) -> Optional[dict]:
     return record
 
 
-def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str]) -> dict:
-    """One training run; returns its steps_to_90, final success and return, steps done and fps."""
+def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str], teacher: Optional[dict] = None) -> dict:
+    """One training run; returns its steps_to_90, final success and return, steps done and fps. ``teacher``
+    (prompt version and model, for runs that use it) is part of what a record must match to be reused."""
     record_path = run_dir / "bench_record.json"
-    record = finished(record_path, {"seed": seed, "budget": steps, "overrides": list(extra)}, "finished run")
+    settings = {"seed": seed, "budget": steps, "overrides": list(extra), **(teacher or {})}
+    record = finished(record_path, settings, "finished run")
     if record:
         return record
     cmd = [
@@ -85,6 +87,7 @@ def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str
         "seed": seed,
         "budget": steps,
         "overrides": list(extra),
+        **(teacher or {}),
         "steps_to_90": episodes.steps_to(THRESHOLD),
         "final_success": float(final_window.mean()) if len(final_window) else 0.0,
         "final_return": float(episodes.reward[-100:].mean()) if len(final_window) else 0.0,
@@ -98,7 +101,7 @@ def train(config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str
     return record
 
 
-def evaluate(config: str, episodes: int, run_dir: Path, extra: Sequence[str], label: str) -> dict:
+def evaluate(config: str, episodes: int, run_dir: Path, extra: Sequence[str], label: str, teacher: Optional[dict] = None) -> dict:
     """Habitat's evaluator on ``episodes`` episodes (no videos): ``{"success", "return", "episodes"}``.
 
     Used for the teacher acting alone and for each student's final checkpoint
@@ -106,7 +109,8 @@ def evaluate(config: str, episodes: int, run_dir: Path, extra: Sequence[str], la
     ``<run_dir>/bench_eval.json`` and reused like training records.
     """
     record_path = run_dir / "bench_eval.json"
-    record = finished(record_path, {"config": config, "episodes": episodes, "overrides": list(extra)}, f"{label} evaluation")
+    settings = {"config": config, "episodes": episodes, "overrides": list(extra), **(teacher or {})}
+    record = finished(record_path, settings, f"{label} evaluation")
     if record:
         return record
     cmd = [
@@ -123,8 +127,7 @@ def evaluate(config: str, episodes: int, run_dir: Path, extra: Sequence[str], la
     reward = re.search(r"Average episode reward: ([-0-9.]+)", out)
     if result.returncode != 0 or success is None or reward is None:
         sys.exit(f"{label} evaluation failed (exit {result.returncode}), see {run_dir / 'bench_eval_output.txt'}:\n{out[-3000:]}")
-    record = {"config": config, "episodes": episodes, "overrides": list(extra),
-              "success": float(success.group(1)), "return": float(reward.group(1))}
+    record = {**settings, "success": float(success.group(1)), "return": float(reward.group(1))}
     record_path.write_text(json.dumps(record, indent=2))
     print(json.dumps(record), flush=True)
     return record
@@ -161,9 +164,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     task = f"minigrid/task={args.task.lower()}"
     groups = [task, f"minigrid/student={args.student}"]
     cache = str(REPO / "data" / "plan_cache" / "minigrid.json")
+    # Runs and evaluations that use the teacher are reused only when made with the same prompt and model.
+    from habitat_llm4teach.config.structured import TeacherConfig
+    from habitat_llm4teach.teacher.minigrid.prompts import PROMPT_VERSION
+
+    teacher_identity = {"teacher_prompt": PROMPT_VERSION, "teacher_model": Path(TeacherConfig.model).name}
 
     llm4teach = [
-        train(config, results / f"llm4teach_seed{seed}", seed, args.budget, [*groups, f"llm4teach.teacher.cache_path={cache}", *args.overrides])
+        train(config, results / f"llm4teach_seed{seed}", seed, args.budget, [*groups, f"llm4teach.teacher.cache_path={cache}", *args.overrides],
+              teacher_identity)
         for seed in args.seeds
     ]
     llm4teach_steps = mean_reached(llm4teach)
@@ -175,10 +184,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ] if args.arms == "both" else []
     teacher_dir = results / "teacher_only"
     teacher_eval = evaluate("minigrid/teacher", args.eval_episodes, teacher_dir,
-                            [task, f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only")
+                            [task, f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={cache}"], "teacher-only",
+                            teacher_identity)
     teacher = teacher_eval["success"]
     student_evals = [
-        evaluate(config, args.eval_episodes, Path(r["run_dir"]), [*groups, f"llm4teach.run_dir={r['run_dir']}"], "student")
+        evaluate(config, args.eval_episodes, Path(r["run_dir"]), [*groups, f"llm4teach.run_dir={r['run_dir']}"], "student",
+                 teacher_identity)
         for r in llm4teach
     ]
 
