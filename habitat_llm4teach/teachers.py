@@ -21,7 +21,7 @@ from gym import spaces
 
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.teacher.guidance import Teacher
-from habitat_llm4teach.teacher.minigrid.guidance import MiniGridTeacher
+from habitat_llm4teach.teacher.minigrid.guidance import MiniGridFactsTeacher, MiniGridTeacher
 from habitat_llm4teach.teacher.planner import PromptSet
 from habitat_llm4teach.teacher.rearrange.guidance import RearrangeTeacher
 from habitat_llm4teach.teacher.source import SourceFactory, local_source
@@ -47,6 +47,9 @@ TEACHER_KINDS = {
     kind.name: kind
     for kind in (
         TeacherKind("minigrid", MiniGridTeacher, "L4TDistillPPO", "L4TDistillDDPPO", "L4TRolloutStorage", False),
+        TeacherKind(
+            "minigrid_facts", MiniGridFactsTeacher, "L4TDistillPPO", "L4TDistillDDPPO", "L4TRolloutStorage", False
+        ),
         TeacherKind(
             "rearrange", RearrangeTeacher, "L4TContinuousDistillPPO", "L4TContinuousDistillDDPPO",
             "L4TContinuousRolloutStorage", True,

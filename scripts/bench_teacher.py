@@ -86,19 +86,20 @@ def _metrics(records: list, sharpen: float, length_norm: str, temperatures: dict
     return result
 
 
-def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float) -> dict:
+def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float, prompts_name: str = "minigrid") -> dict:
     """Score mode on the MiniGrid labelled sets: the first is the dev set (prompt chosen and T fitted on
     it), the others are held out and evaluated at the dev set's fitted temperatures."""
     import dataclasses
 
     from habitat_llm4teach.teacher.llm import CausalLM
-    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS, query_from_description
+    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_FACTS_PROMPTS, MINIGRID_PROMPTS, query_from_description
     from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
     from habitat_llm4teach.teacher.planner import ScorePlanner
 
-    planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=MINIGRID_PROMPTS)
+    prompts = {p.name: p for p in (MINIGRID_PROMPTS, MINIGRID_FACTS_PROMPTS)}[prompts_name]
+    planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=prompts)
     first = next(iter(sets.values()))[0]["description"]
-    warm_up = query_from_description(first)
+    warm_up = query_from_description(first, prompts)
     planner.plan(dataclasses.replace(warm_up, description=first + " "))  # warm-up (static prefix), never cached for a row
     result, dev_temperatures, seconds = {}, None, []
     for name, rows in sets.items():
@@ -179,11 +180,12 @@ def sample_mode(model: str, rows: list[dict]) -> dict:
             "sample_rows": len(rows), "sample_invalid_steps": invalid}
 
 
-def teacher_only(task: str, episodes: int, model: str, cache: Path) -> dict:
+def teacher_only(task: str, episodes: int, model: str, cache: Path, prompts_name: str = "minigrid") -> dict:
     cmd = [
         sys.executable, "-m", "habitat_llm4teach.run", "--config-name=minigrid/teacher", f"minigrid/task={task.lower()}",
         f"habitat_baselines.test_episode_count={episodes}", f"llm4teach.teacher.model={model}",
         f"llm4teach.teacher.cache_path={cache}", f"llm4teach.run_dir={cache.parent / task.lower()}",
+        f"llm4teach.teacher.env={prompts_name}",
     ]
     start = time.perf_counter()
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -207,6 +209,8 @@ def main() -> None:
     parser.add_argument("--rearrange-labels", type=Path, nargs="+", default=[REARRANGE_LABELS, *REARRANGE_SIM_LABELS],
                         help="labelled pick/place sets for --rearrange (default: the hand-made and the recorded ones)")
     parser.add_argument("--only-rearrange", action="store_true", help="skip every MiniGrid measurement")
+    parser.add_argument("--prompts", choices=["minigrid", "minigrid_facts"], default="minigrid",
+                        help="MiniGrid prompt set (teacher kind) for score mode and the teacher-only runs")
     args = parser.parse_args()
     if args.only_rearrange:
         args.rearrange, args.sample_rows, args.tasks = True, 0, []
@@ -216,7 +220,8 @@ def main() -> None:
     report = {"model": args.model}
     if not args.only_rearrange:
         print(f"score mode on {', '.join(f'{len(r)} {n}' for n, r in sets.items())} labelled descriptions ...", flush=True)
-        report.update(score_mode(args.model, sets, TeacherConfig.sharpen_temperature))
+        report["prompts"] = args.prompts
+        report.update(score_mode(args.model, sets, TeacherConfig.sharpen_temperature, args.prompts))
         print(json.dumps(report), flush=True)
     if args.rearrange:
         print(f"rearrange score mode on {', '.join(p.name for p in args.rearrange_labels)} ...", flush=True)
@@ -230,7 +235,7 @@ def main() -> None:
         cache = Path(tmp) / "plans.json"
         for task in args.tasks:
             print(f"teacher-only {task}, {args.episodes} episodes ...", flush=True)
-            report[f"teacher_only_{task}"] = teacher_only(task, args.episodes, args.model, cache)
+            report[f"teacher_only_{task}"] = teacher_only(task, args.episodes, args.model, cache, args.prompts)
             print(json.dumps(report[f"teacher_only_{task}"]), flush=True)
     print(json.dumps(report))
 

@@ -192,7 +192,11 @@ def test_student_width_must_suit_habitats_group_norm(composed, baseplanes):
 
 
 # A config per teacher kind that takes the kind's names from the llm4teach/teacher_kind group alone.
-TEACHER_KIND_USERS = {"minigrid": "minigrid/llm4teach", "rearrange": "rearrange/pick_llm4teach"}
+TEACHER_KIND_USERS = {
+    "minigrid": ("minigrid/llm4teach", []),
+    "minigrid_facts": ("minigrid/llm4teach", ["llm4teach/teacher_kind=minigrid_facts"]),
+    "rearrange": ("rearrange/pick_llm4teach", []),
+}
 
 
 def test_the_teacher_kind_group_sets_what_the_trainer_checks_against(composed):
@@ -201,9 +205,9 @@ def test_the_teacher_kind_group_sets_what_the_trainer_checks_against(composed):
     from habitat_llm4teach.teachers import TEACHER_KINDS
 
     assert sorted(p.stem for p in (CONFIG_DIR / "llm4teach" / "teacher_kind").glob("*.yaml")) == sorted(TEACHER_KINDS)
-    for name, primary in TEACHER_KIND_USERS.items():
+    for name, (primary, overrides) in TEACHER_KIND_USERS.items():
         kind = TEACHER_KINDS[name]
-        config = composed(primary)  # its only source of these names is the group
+        config = composed(primary, overrides)  # its only source of these names is the group
         hb = config.habitat_baselines
         assert config.llm4teach.teacher.env == name
         assert (hb.updater_name, hb.distrib_updater_name, hb.rollout_storage_name) == (

@@ -25,6 +25,8 @@ class TeacherPolicy(nn.Module, Policy):
     """
 
     teacher_class: Any  # the env's Teacher (teacher/guidance.py), over the planner in this process
+    # Variants of it (other prompt sets), chosen when llm4teach.teacher.env names their prompt set.
+    teacher_variants: tuple[Any, ...] = ()
     # Per-env state [layers, size] that habitat's evaluator keeps for the policy as its "hidden state":
     # zeroed through the masks at each new episode and sliced when it pauses envs. None by default.
     state_shape: tuple[int, int] = (0, 0)
@@ -32,7 +34,8 @@ class TeacherPolicy(nn.Module, Policy):
     @classmethod
     def from_config(cls, config: Any, observation_space: spaces.Dict, action_space: spaces.Space, **kwargs: Any):
         teacher_cfg = config.llm4teach.teacher
-        teacher = cls.teacher_class.from_config(teacher_cfg, observation_space, action_space)
+        chosen = next((t for t in cls.teacher_variants if t.prompt_set.name == teacher_cfg.env), cls.teacher_class)
+        teacher = chosen.from_config(teacher_cfg, observation_space, action_space)
         return cls(teacher, action_space, teacher_cfg.greedy)
 
     def __init__(self, teacher: Any, action_space: spaces.Space, greedy: bool = True) -> None:

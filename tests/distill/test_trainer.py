@@ -141,6 +141,31 @@ class ScriptedPlanner:
         return found
 
 
+def test_the_minigrid_facts_kind_asks_with_facts_and_the_default_without():
+    """Teacher kind minigrid_facts builds the MiniGrid teacher over the minigrid_facts prompt set: its queries carry the
+    facts line; the default kind's do not (the observation's mission, "open the door", is the Goal of both)."""
+    from habitat_llm4teach.teachers import build_teacher
+
+    pick_up_key = PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),))
+    obs_space = spaces.Dict({keys.MINIGRID_SYMBOLIC: spaces.Box(0, 255, (symbolic_size(5, 5),), np.uint8)})
+    symbolic = torch.from_numpy(_symbolic_scene()[None])  # [1, S]
+    asked: dict[str, list[str]] = {}
+
+    class Recording(ScriptedPlanner):
+        def plan(self, query):
+            asked.setdefault(kind, []).append(query.description)
+            return super().plan(query)
+
+    for kind in ("minigrid", "minigrid_facts"):
+        planner = Recording(pick_up_key)
+        config = SimpleNamespace(env=kind, mission=None, trace_path=None)
+        teacher = build_teacher(config, obs_space, spaces.Discrete(7), lambda cfg, prompts: LocalPlanSource(planner))
+        assert teacher.prompt_set.name == kind
+        teacher.guide(symbolic)
+    scene = "Agent sees <yellow key>, <yellow door (locked)>, holds <nothing>. Goal: open the door."
+    assert asked == {"minigrid": [scene], "minigrid_facts": [scene + "\nFacts: the yellow key you see opens the locked yellow door."]}
+
+
 def test_minigrid_teacher_in_process_turns_observations_into_teacher_probs_and_stats():
     pick_up_key = PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),))
     teacher = MiniGridTeacher(LocalPlanSource(ScriptedPlanner(pick_up_key)), "open the door")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from teacher.llm_fakes import FakeLLM
-from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS, query_from_description
+from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_FACTS_PROMPTS, MINIGRID_PROMPTS, query_from_description
 from habitat_llm4teach.teacher.planner import SamplePlanner, ScorePlanner
 from habitat_llm4teach.teacher.types import SkillCall
 
@@ -110,7 +110,10 @@ def test_sample_planner_plan_batch_queries_one_by_one():
 def test_planner_sees_only_the_query_text_candidates_and_targets():
     """The planner answers from the query alone (what the server receives): no perception anywhere."""
     query = query_from_description(DESCRIPTION)
-    assert query.description == DESCRIPTION + "\nFacts: the yellow key you see opens the locked yellow door."
+    assert query.description == DESCRIPTION
+    with_facts = query_from_description(DESCRIPTION, MINIGRID_FACTS_PROMPTS)  # the minigrid_facts set adds the facts
+    assert with_facts.description == DESCRIPTION + "\nFacts: the yellow key you see opens the locked yellow door."
+    assert with_facts.candidates == query.candidates and with_facts.targets == query.targets
     assert [str(c) for c in query.candidates] == ["explore", "pick up yellow key"]
     assert query.targets_by_skill["open"] == ("yellow door",)  # nameable in a plan, not offered next
     answer = SamplePlanner(FakeLLM(samples=["pick up key, open door"]), num_samples=1, prompts=MINIGRID_PROMPTS).plan(query)

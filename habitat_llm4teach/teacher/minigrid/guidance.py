@@ -23,7 +23,7 @@ from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.teacher.guidance import DescriptionTrace, Teacher
 from habitat_llm4teach.envs.minigrid.symbolic import TAIL
 from habitat_llm4teach.teacher.minigrid.perception import perceive_minigrid
-from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS, query_of
+from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_FACTS_PROMPTS, MINIGRID_PROMPTS
 from habitat_llm4teach.teacher.minigrid.teacher import teacher_action_distribution
 from habitat_llm4teach.teacher.source import PlanSource, SourceFactory, local_source
 
@@ -84,7 +84,7 @@ class MiniGridTeacher(Teacher):
         """``symbolic``: [N, S] ``minigrid_symbolic`` observations -> ``teacher_probs`` [N, A] (uniform where not
         guided) and ``teacher_guided`` [N, 1]."""
         perceptions = [perceive_minigrid(flat, self.mission) for flat in symbolic.cpu().numpy()]
-        answers = self._plans([query_of(p) for p in perceptions])
+        answers = self._plans([self.prompt_set.query_of(p) for p in perceptions])
         teacher_probs = np.full((len(perceptions), self.num_actions), 1 / self.num_actions, dtype=np.float32)  # [N, A]
         teacher_guided = np.zeros((len(perceptions), 1), dtype=bool)  # [N, 1]
         self.last_skills = []
@@ -102,3 +102,9 @@ class MiniGridTeacher(Teacher):
     def guide_batch(self, observations: Any) -> dict[str, torch.Tensor]:
         teacher_probs, teacher_guided = self.guide(observations[keys.MINIGRID_SYMBOLIC])
         return {keys.TEACHER_PROBS: teacher_probs, keys.TEACHER_GUIDED: teacher_guided}
+
+
+class MiniGridFactsTeacher(MiniGridTeacher):
+    """The MiniGrid teacher with the ``minigrid_facts`` prompt set (teacher kind ``minigrid_facts``)."""
+
+    prompt_set = MINIGRID_FACTS_PROMPTS

@@ -14,7 +14,7 @@ from habitat_baselines.common.baseline_registry import baseline_registry
 from habitat_baselines.rl.ppo.policy import PolicyActionData
 
 from habitat_llm4teach import keys
-from habitat_llm4teach.teacher.minigrid.guidance import MiniGridTeacher
+from habitat_llm4teach.teacher.minigrid.guidance import MiniGridFactsTeacher, MiniGridTeacher
 from habitat_llm4teach.teacher.minigrid.skills import DO_NOTHING, SKILLS
 from habitat_llm4teach.teacher.policy import TeacherPolicy
 
@@ -22,6 +22,7 @@ from habitat_llm4teach.teacher.policy import TeacherPolicy
 @baseline_registry.register_policy
 class L4TTeacherPolicy(TeacherPolicy):
     teacher_class = MiniGridTeacher
+    teacher_variants = (MiniGridFactsTeacher,)
 
     def act(self, observations, rnn_hidden_states, prev_actions, masks, deterministic: bool = False) -> PolicyActionData:
         probs, teacher_guided = self.teacher.guide(observations[keys.MINIGRID_SYMBOLIC])

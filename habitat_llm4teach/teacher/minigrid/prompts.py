@@ -1,15 +1,24 @@
-"""The planner's prompt set for MiniGrid: system prompt, worked examples, queries, parser.
+"""The planner's prompt sets for MiniGrid: system prompt, worked examples, queries, parser.
 
-A query (:func:`query_of`) is a perception's description and facts, its candidate
-next skills (``describe.py``) and the names each skill may target (``parse.py``). The examples'
-queries are generated from their descriptions (``scene.py``) the same way, so
-examples and queries cannot drift apart. Bump ``PROMPT_VERSION`` on any change
-here: it is part of the plan-cache key.
+Two sets share the examples, candidates and parser:
+- ``minigrid`` (``minigrid-v5``, the default): a query (:func:`query_of`) is a
+  perception's description, its candidate next skills (``describe.py``) and the
+  names each skill may target (``parse.py``);
+- ``minigrid_facts`` (``minigrid-v6``): the description is followed by facts
+  (``describe.facts``: which seen key opens which locked door, the mission's
+  object when seen) and the rules are written for any mission. It plans better,
+  on held-out descriptions and on other MiniGrid tasks' missions, but its
+  sharper plans slowed the student on SimpleDoorKey (README, "The LLM teacher").
+
+The examples' queries are generated from their descriptions (``scene.py``) as
+each set's queries are, so examples and queries cannot drift apart. Bump a
+set's version on any change to it: it is part of the plan-cache key.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import dataclasses
+from typing import Callable, Optional
 
 from habitat_llm4teach.teacher.minigrid.describe import candidate_skills, describe, facts
 from habitat_llm4teach.teacher.minigrid.parse import allowed_targets, parse_steps
@@ -19,10 +28,22 @@ from habitat_llm4teach.teacher.planner import PromptSet
 from habitat_llm4teach.teacher.types import PlanQuery
 
 PROMPT_SET_NAME = "minigrid"
+PROMPT_VERSION = "minigrid-v5"
+FACTS_PROMPT_SET_NAME = "minigrid_facts"
+FACTS_PROMPT_VERSION = "minigrid-v6"
 
-PROMPT_VERSION = "minigrid-v6"
+SYSTEM_PROMPT = """You plan for an agent in a grid world. You get what the agent sees and holds, its goal, and the skills it can use now. Answer with the skill the agent should do next, written exactly as in the list.
+Facts: the agent holds at most one object. A locked door opens only if the agent holds the key of the same colour; a closed door that is not locked opens without a key. pick up X walks to X and picks it up; open X walks to door X and opens it; explore searches places not seen yet. Balls, boxes and lava are never needed.
+Decide with these rules; the first rule that matches gives the answer:
+1. You hold a key and see a locked door of the same colour: open that door.
+2. You see a closed door that is not locked: open that door.
+3. You hold a key and see the key of the same colour as a seen locked door: drop the key you hold.
+4. You hold nothing and see a key of the same colour as a seen locked door: pick up that key.
+5. You hold nothing, see a key, and see no locked door: pick up that key.
+6. You see the goal square: go to it.
+7. Otherwise: explore."""
 
-SYSTEM_PROMPT = """You plan for an agent in a grid world. You get what the agent sees and holds, its goal, facts about them, and the skills it can use now. Answer with the skill the agent should do next, written exactly as in the list.
+FACTS_SYSTEM_PROMPT = """You plan for an agent in a grid world. You get what the agent sees and holds, its goal, facts about them, and the skills it can use now. Answer with the skill the agent should do next, written exactly as in the list.
 The agent holds at most one object. A locked door opens only if the agent holds the key of the same colour; a closed door that is not locked opens without a key. pick up X walks to X and picks it up; open X walks to door X and opens it; go to X walks onto X; explore searches places not seen yet. Only keys of locked doors and what the goal names are ever needed; other balls, boxes, keys and lava are not.
 Decide with these rules; the first rule that matches gives the answer:
 1. A fact says the key you hold opens a locked door: open that door.
@@ -57,25 +78,30 @@ EXAMPLES = (
 )
 
 
-def query_text(perception: Perception, description: Optional[str] = None) -> str:
-    """What the LLM reads for ``perception``: its description (or the given text) and, on the next line, the facts."""
-    text = describe(perception) if description is None else description
-    stated = facts(perception)
-    return f"{text}\n{stated}" if stated else text
-
-
 def query_of(perception: Perception, description: Optional[str] = None) -> PlanQuery:
-    """What the planner is asked for ``perception``: its description (or the given text), candidates, targets."""
-    return PlanQuery.make(query_text(perception, description), candidate_skills(perception), allowed_targets(perception))
+    """What the ``minigrid`` planner is asked for ``perception``: its description (or the given text), candidates,
+    targets."""
+    text = describe(perception) if description is None else description
+    return PlanQuery.make(text, candidate_skills(perception), allowed_targets(perception))
 
 
-def query_from_description(text: str) -> PlanQuery:
-    """The query for a description typed or recorded as text (scene.py reads it; DescriptionError otherwise)."""
-    return query_of(scene_from_description(text), text.strip())
+def query_with_facts(perception: Perception, description: Optional[str] = None) -> PlanQuery:
+    """What the ``minigrid_facts`` planner is asked: as :func:`query_of`, with the facts on the next line."""
+    query = query_of(perception, description)
+    stated = facts(perception)
+    return dataclasses.replace(query, description=f"{query.description}\n{stated}") if stated else query
 
 
-MINIGRID_PROMPTS = PromptSet(
-    PROMPT_SET_NAME, PROMPT_VERSION, SKILL_NAMES, SYSTEM_PROMPT,
-    tuple((query_from_description(text), next_skill, plan) for text, next_skill, plan in EXAMPLES),
-    parse_steps, query_of,
-)
+def query_from_description(text: str, prompts: Optional[PromptSet] = None) -> PlanQuery:
+    """The query ``prompts`` (default: ``minigrid``) asks for a description typed or recorded as text (scene.py reads
+    it; DescriptionError otherwise)."""
+    return (prompts or MINIGRID_PROMPTS).query_of(scene_from_description(text), text.strip())
+
+
+def _prompt_set(name: str, version: str, system_prompt: str, query: Callable[..., PlanQuery]) -> PromptSet:
+    examples = tuple((query(scene_from_description(text), text), next_skill, plan) for text, next_skill, plan in EXAMPLES)
+    return PromptSet(name, version, SKILL_NAMES, system_prompt, examples, parse_steps, query)
+
+
+MINIGRID_PROMPTS = _prompt_set(PROMPT_SET_NAME, PROMPT_VERSION, SYSTEM_PROMPT, query_of)
+MINIGRID_FACTS_PROMPTS = _prompt_set(FACTS_PROMPT_SET_NAME, FACTS_PROMPT_VERSION, FACTS_SYSTEM_PROMPT, query_with_facts)
