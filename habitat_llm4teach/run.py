@@ -129,6 +129,12 @@ def _main(cfg: DictConfig) -> None:
     if not cfg.habitat_baselines.evaluate:
         install_interrupt_handlers()
     execute_exp(cfg, "eval" if cfg.habitat_baselines.evaluate else "train")
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        # Tear DD-PPO's process group down before the interpreter does: gloo's threads destroyed during interpreter
+        # exit can abort a rank that finished its run ("terminate called without an active exception", seen in CI).
+        dist.destroy_process_group()
     if is_rank0:
         print(f"Run folder: {run_dir}", flush=True)
 

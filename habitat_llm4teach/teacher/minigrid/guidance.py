@@ -19,9 +19,9 @@ from gym import spaces
 from minigrid.core.actions import Actions
 
 from habitat_llm4teach import keys
+from habitat_llm4teach.envs.minigrid.symbolic import TAIL
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.teacher.guidance import DescriptionTrace, Teacher
-from habitat_llm4teach.envs.minigrid.symbolic import TAIL
 from habitat_llm4teach.teacher.minigrid.perception import perceive_minigrid
 from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_FACTS_PROMPTS, MINIGRID_PROMPTS
 from habitat_llm4teach.teacher.minigrid.teacher import teacher_action_distribution
