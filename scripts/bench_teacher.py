@@ -92,11 +92,12 @@ def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float, prompts_
     import dataclasses
 
     from habitat_llm4teach.teacher.llm import CausalLM
-    from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_FACTS_PROMPTS, MINIGRID_PROMPTS, query_from_description
+    from habitat_llm4teach.teacher.minigrid.prompts import query_from_description
     from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
     from habitat_llm4teach.teacher.planner import ScorePlanner
+    from habitat_llm4teach.teachers import PROMPT_SETS
 
-    prompts = {p.name: p for p in (MINIGRID_PROMPTS, MINIGRID_FACTS_PROMPTS)}[prompts_name]
+    prompts = PROMPT_SETS[prompts_name]
     planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=prompts)
     first = next(iter(sets.values()))[0]["description"]
     warm_up = query_from_description(first, prompts)
