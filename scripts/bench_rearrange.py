@@ -94,15 +94,18 @@ def run(args: list[str], log: Path) -> str:
     return log.read_text()
 
 
-def part(out: Path, name: str, fresh: bool, measure) -> dict:  # type: ignore[no-untyped-def]
-    """The record of one part: reused when finished before, else measured and written."""
+def part(out: Path, name: str, fresh: bool, measure, overrides: list[str]) -> dict:  # type: ignore[no-untyped-def]
+    """The record of one part: reused when finished before with the same overrides, else measured and written."""
     record = out / f"{name}.json"
     if record.exists() and not fresh:
-        print(f"{name}: reusing {record}", flush=True)
-        return json.loads(record.read_text())
+        finished = json.loads(record.read_text())
+        if finished.get("overrides", []) == overrides:
+            print(f"{name}: reusing {record}", flush=True)
+            return finished
+        print(f"{name}: {record} was measured with overrides {finished.get('overrides', [])}, not {overrides}", flush=True)
     print(f"{name}: measuring", flush=True)
     start = time.perf_counter()
-    result = {**measure(out / name), "wall_s": None}
+    result = {**measure(out / name), "overrides": overrides, "wall_s": None}
     result["wall_s"] = round(time.perf_counter() - start, 1)
     record.write_text(json.dumps(result, indent=1))
     print(f"{name}: {json.dumps(result)}", flush=True)
@@ -117,7 +120,7 @@ def teacher_alone(task: str, args: argparse.Namespace):  # type: ignore[no-untyp
             f"--config-name=rearrange/{task}_teacher", f"habitat_baselines.test_episode_count={args.episodes}",
             f"habitat_baselines.num_environments={args.envs}", f"habitat.dataset.split={args.split}",
             f"llm4teach.run_dir={run_dir}", f"llm4teach.teacher.cache_path={run_dir}/plans.json",
-            *([f"llm4teach.teacher.model={args.model}"] if args.model else []),
+            *([f"llm4teach.teacher.model={args.model}"] if args.model else []), *args.override,
         ], run_dir.with_suffix(".log"))
         averages = {k: float(v) for k, v in AVERAGE.findall(text)}
         episodes = min(args.episodes, episodes_in_split(args.split))  # habitat's evaluator stops at the split's end
@@ -152,7 +155,7 @@ def training_sps(teacher: bool, args: argparse.Namespace, warm_from: Optional[st
             "habitat.dataset.split=train", f"llm4teach.run_dir={run_dir}", f"llm4teach.teacher.cache_path={cache}",
             *([] if teacher else ["llm4teach.distill.schedule=none"]),
             *([f"habitat.seed={WARM_SEED}"] if warm_from is not None else []),
-            *([f"llm4teach.teacher.model={args.model}"] if args.model else []),
+            *([f"llm4teach.teacher.model={args.model}"] if args.model else []), *args.override,
         ], run_dir.with_suffix(".log"))
         progress = parse_progress_lines(text)
         sps = last_scalar(run_dir, "perf/fps")  # habitat's own fps, unrounded
@@ -182,6 +185,8 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=5, help="training updates per SPS run")
     parser.add_argument("--steps", type=int, default=32, help="rollout steps per env per update")
     parser.add_argument("--model", default="", help="teacher model (default: the configs' llm4teach.teacher.model)")
+    parser.add_argument("--override", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides for every run (e.g. llm4teach.teacher.server.cpu_nice=0); use another --out")
     parser.add_argument("--out", default="data/results/bench_rearrange")
     parser.add_argument("--fresh", action="store_true", help="redo finished parts")
     parser.add_argument("--parts", nargs="*", default=["teacher_pick", "teacher_place", "sps_teacher_on", "sps_teacher_off", "sps_teacher_on_warm"])
@@ -199,7 +204,7 @@ def main() -> None:
     unknown = set(args.parts) - set(measures)
     if unknown:
         sys.exit(f"error: unknown parts {sorted(unknown)}; known: {sorted(measures)}")
-    results = {name: part(out, name, args.fresh, measures[name]) for name in args.parts}
+    results = {name: part(out, name, args.fresh, measures[name], args.override) for name in args.parts}
     summary: dict = {}
     for task in ("pick", "place"):
         if f"teacher_{task}" in results:

@@ -80,6 +80,11 @@ class TeacherServerConfig:
     # threads stalls whenever one of them is descheduled (2-core machine, pick training with a cold plan cache:
     # 8.0 env steps/s with 1 thread, 3.8 with 2, although on an idle machine 2 threads score faster).
     cpu_threads: int = 0
+    # Nice value (0-19) of the server process when its LLM runs on the CPU. 19: the server computes only on CPU time
+    # training leaves idle. On the 2-core machine a 2-thread update ran 2.8x slower beside a busy process of equal
+    # priority (each parallel region waits for its slower thread), and not at all slower beside one at nice 19;
+    # new descriptions then wait longer for an answer (the steps unguided meanwhile, or waiting with blocking).
+    cpu_nice: int = 19
     # Dynamic batching: run a backend call once max_batch new descriptions wait or the oldest waited max_wait_ms.
     max_batch: int = 32
     max_wait_ms: float = 20.0
@@ -197,6 +202,13 @@ class L4TRunConfig:
     # Stop training once the success over the last 100 training episodes reaches this (llm4teach trainer;
     # scripts/bench_sample_efficiency.py stops PPO at 0.9). -1: train for the whole budget.
     stop_at_success: float = -1.0
+    # Torch threads of the student's forward passes during the rollout (updates keep torch's count: every core).
+    # 0 = every core, but while a teacher server this node started computes on the same CPU, the cores it leaves
+    # (cores - server.cpu_threads, at least 1): a forward pass split over more threads than free cores stalls each
+    # time one of them is descheduled. Pick, 2 envs, 2 cores: the student's act took 58 ms a step on 2 threads beside
+    # the server at nice 0, 18 ms on 1 thread (13 ms on 2 without a teacher); at nice 19, 22-26 ms on 2 threads
+    # against 18-19 ms on 1 (training 17.9-18.0 vs 19.2-19.3 env steps/s). MiniGrid trains as fast either way.
+    rollout_cpu_threads: int = 0
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     student: StudentConfig = field(default_factory=StudentConfig)

@@ -23,7 +23,9 @@ habitat's method):
   goes into the storage next to them.
 - ``_update_agent``: feeds the schedule the student's windowed success, sets
   lambda on the updater, and adds the teacher's statistics to the losses (so
-  DD-PPO averages them over ranks like habitat's own).
+  DD-PPO averages them over ranks like habitat's own). It runs on every core
+  torch uses; rollouts leave a CPU teacher server its threads
+  (``llm4teach.rollout_cpu_threads``).
 - ``_training_log``: keeps every TensorBoard scalar habitat writes, adds the
   teacher statistics as ``teacher/*``, skips NaN (nothing measured), and
   replaces habitat's text lines with one progress line (distill/training_log.py).
@@ -71,7 +73,7 @@ from habitat_llm4teach.distill.updater import (
 )
 from habitat_llm4teach.errors import ConfigError
 from habitat_llm4teach.server.process import ServerProcess
-from habitat_llm4teach.server.remote import build_training_teacher, start_server
+from habitat_llm4teach.server.remote import build_training_teacher, server_cpu_threads, server_shares_cpu, start_server
 from habitat_llm4teach.teacher.guidance import Teacher
 from habitat_llm4teach.teachers import teacher_kind
 
@@ -99,6 +101,19 @@ def check_components(config: Any) -> None:
                 f"habitat_baselines.{key}={expected} (or a registered subclass), got {hb[key]!r}; the config group "
                 f"llm4teach/teacher_kind={kind.name} sets them together"
             )
+
+
+def rollout_thread_count(run_config: Any, teacher_asked: bool) -> int:
+    """``llm4teach.rollout_cpu_threads`` resolved (its comment in config/structured.py says why): the count set,
+    else every core torch uses, less the server's threads while a teacher is asked from a server on this CPU."""
+    if run_config.rollout_cpu_threads < 0:
+        raise ConfigError(f"llm4teach.rollout_cpu_threads must be >= 0 (0: automatic), got {run_config.rollout_cpu_threads}")
+    if run_config.rollout_cpu_threads:
+        return int(run_config.rollout_cpu_threads)
+    cores = torch.get_num_threads()
+    if teacher_asked and server_shares_cpu(run_config.teacher):
+        return max(1, cores - server_cpu_threads(run_config.teacher.server))
+    return cores
 
 
 def trainer_state_of(resume_state: Optional[dict], path: str) -> Optional[dict]:
@@ -140,6 +155,10 @@ class L4TTrainer(PPOTrainer):
     _teacher: Optional[Teacher]  # None: plain PPO (schedule "none")
     _schedule: DistillSchedule
     _success_key: str = keys.SUCCESS  # the task's success info key; __init__ reads it from the config
+    # Torch threads while the student acts (rollout_thread_count), once the teacher is retired, and while it updates.
+    _rollout_threads: int
+    _retired_rollout_threads: int
+    _update_threads: int
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -161,6 +180,7 @@ class L4TTrainer(PPOTrainer):
         trainer_state = trainer_state_of(resume_state, resume_state_filename(self.config))
         check_components(self.config)
         build_schedule(self.config.llm4teach.distill)  # fail fast on a bad schedule, before envs and the LLM
+        rollout_thread_count(self.config.llm4teach, teacher_asked=False)  # and on a bad thread count
 
         # The teacher server starts before the envs are built, so its LLM loads while they are.
         server = self._start_teacher_server(resume_state)
@@ -184,6 +204,15 @@ class L4TTrainer(PPOTrainer):
                 if server is not None:
                     server.stop()
                 raise
+        self._update_threads = torch.get_num_threads()
+        self._rollout_threads = rollout_thread_count(self.config.llm4teach, teacher_asked=self._teacher is not None)
+        self._retired_rollout_threads = rollout_thread_count(self.config.llm4teach, teacher_asked=False)
+        if self._rollout_threads != self._update_threads:
+            logger.info(
+                f"llm4teach: the student acts on {self._rollout_threads} torch thread(s) during rollouts and updates on "
+                f"{self._update_threads} (llm4teach.rollout_cpu_threads; the teacher server computes on this CPU)"
+            )
+        torch.set_num_threads(self._rollout_threads)
         self._progress = self._make_progress_bar()
         self._episodes = EpisodeLog(
             self.config.llm4teach.run_dir, *_rank_and_world_size(), resume=trainer_state is not None,
@@ -270,6 +299,8 @@ class L4TTrainer(PPOTrainer):
             if not self._teacher_retired:
                 logger.info(f"llm4teach: lambda is 0 from update {self.num_updates_done} on; the teacher is no longer asked")
                 self._teacher_retired = True
+                self._rollout_threads = self._retired_rollout_threads  # automatic: the server's cores are free again
+                torch.set_num_threads(self._rollout_threads)
             return False
         return True
 
@@ -298,7 +329,11 @@ class L4TTrainer(PPOTrainer):
         self._distill_coef = self._schedule.value(self.num_updates_done)
         self._agent.updater.distill_coef = self._distill_coef
 
-        losses = super()._update_agent()
+        torch.set_num_threads(self._update_threads)  # the student does not act during an update: every core for it
+        try:
+            losses = super()._update_agent()
+        finally:
+            torch.set_num_threads(self._rollout_threads)
         self._episodes.end_rollout()
         self._check_stop_at_success()
 

@@ -19,10 +19,16 @@ from typing import Any, Optional
 from omegaconf import OmegaConf
 
 
-def server_cpu_threads(server_config: Any) -> int:
-    """``server.cpu_threads``, where 0 means half the cores this process may use (at least one); a negative count
-    is refused by the trainer's config check and by ``CausalLM``."""
-    return server_config.cpu_threads or max(1, len(os.sched_getaffinity(0)) // 2)
+def lower_priority(nice: int) -> int:
+    """Give every thread of this process at least the nice value ``nice`` (Linux sets nice values per thread; the
+    threads started later inherit it from the main thread); returns the main thread's."""
+    for tid in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else [0]:
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, int(tid))
+            os.setpriority(os.PRIO_PROCESS, int(tid), max(current, nice))
+        except ProcessLookupError:  # the thread ended meanwhile
+            pass
+    return os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -33,9 +39,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s teacher-server %(levelname)s %(message)s", stream=sys.stderr)
 
+    from habitat_llm4teach.server.remote import server_cpu_threads
     from habitat_llm4teach.server.server import TeacherServer, install_signal_handlers
     from habitat_llm4teach.teacher.cache import PlanCache
-    from habitat_llm4teach.teacher.llm import CausalLM
+    from habitat_llm4teach.teacher.llm import CausalLM, resolve_device
     from habitat_llm4teach.teacher.planner import build_planner
     from habitat_llm4teach.teachers import PROMPT_SETS, teacher_kind
 
@@ -52,6 +59,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     start = time.perf_counter()
     tokens = llm.warm_up(planners[teacher_kind(config).prompts.name].static_prefix)
     logging.getLogger(__name__).info(f"teacher server: static prefix of {tokens} tokens run in {time.perf_counter() - start:.1f} s")
+    if resolve_device(config.device) == "cpu" and config.server.cpu_nice:
+        # After the static prefix, which runs while the trainer builds its envs (at nice 19 beside them it was not
+        # done before the tenth update of a pick run).
+        nice = lower_priority(config.server.cpu_nice)
+        logging.getLogger(__name__).info(f"teacher server: LLM on the CPU at nice {nice} (llm4teach.teacher.server.cpu_nice)")
     server = TeacherServer(
         planners, args.address, config.server.max_batch, config.server.max_wait_ms, config.server.max_queue,
         args.parent_pid,

@@ -1,6 +1,6 @@
-"""The teacher server process a trainer rank owns: started in its own session, restarted and stopped, never left behind.
+"""The teacher server process a trainer rank owns: started in its own process group, restarted and stopped, never left behind.
 
-A Ctrl-C meant for the trainer does not reach the server mid-save (own session);
+A Ctrl-C meant for the trainer does not reach the server mid-save (own process group);
 ``stop`` sends SIGTERM (the server saves its cache) then SIGKILL; the server also
 exits by itself when this process dies (``--parent-pid``).
 """
@@ -30,8 +30,11 @@ class ServerProcess:
             sys.executable, "-m", "habitat_llm4teach.server", "--address", self.address,
             "--teacher-config", json.dumps(self.teacher_config), "--parent-pid", str(os.getpid()),
         ]
-        # Own session: a terminal's SIGINT reaches only the trainer, which then stops the server cleanly.
-        self.process = subprocess.Popen(cmd, start_new_session=True)
+        # Own process group: a terminal's SIGINT reaches only the trainer, which then stops the server cleanly. Not
+        # its own session: Linux's autogroup scheduler shares the CPU fairly between sessions whatever their nice
+        # values, so a server in a session of its own would take a whole core from training despite server.cpu_nice.
+        group = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+        self.process = subprocess.Popen(cmd, **group)
 
     @property
     def started(self) -> bool:

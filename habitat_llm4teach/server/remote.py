@@ -29,7 +29,7 @@ from habitat_llm4teach.server.client import TeacherClient
 from habitat_llm4teach.server.connection import free_loopback_address, node_address
 from habitat_llm4teach.server.process import ServerProcess
 from habitat_llm4teach.teacher.guidance import Teacher
-from habitat_llm4teach.teacher.llm import model_name
+from habitat_llm4teach.teacher.llm import model_name, resolve_device
 from habitat_llm4teach.teacher.planner import PromptSet
 from habitat_llm4teach.teacher.source import PLAN_CACHE_HIT_RATE, PlanSource, local_source
 from habitat_llm4teach.teacher.types import PlanDistribution, PlanQuery
@@ -148,8 +148,25 @@ def _check_server_config(server_config: Any) -> None:
         raise ConfigError("llm4teach.teacher.server needs timeout_s > 0, heartbeat_s > 0 and max_restarts >= 0")
     if server_config.cpu_threads < 0:
         raise ConfigError(f"llm4teach.teacher.server.cpu_threads must be >= 0 (0: half the cores), got {server_config.cpu_threads}")
+    if not 0 <= server_config.cpu_nice <= 19:
+        raise ConfigError(f"llm4teach.teacher.server.cpu_nice must be a nice value from 0 to 19, got {server_config.cpu_nice}")
     if not server_config.spawn and not server_config.address:
         raise ConfigError("llm4teach.teacher.server.spawn=false attaches to a running server: set server.address")
+
+
+def server_cpu_threads(server_config: Any) -> int:
+    """``server.cpu_threads``, where 0 means half the cores this process may use (at least one); a negative count
+    is refused by the trainer's config check and by ``CausalLM``."""
+    return server_config.cpu_threads or max(1, len(os.sched_getaffinity(0)) // 2)
+
+
+def server_shares_cpu(teacher_config: Any) -> bool:
+    """Whether this node's teacher server runs its LLM on the CPU this rank trains on: a server this node starts
+    (``server.spawn``), on the device it resolves to (``server.device``, else ``llm4teach.teacher.device``)."""
+    server_config = teacher_config.server
+    if not server_config.enabled or not server_config.spawn:
+        return False  # in process (the rank's own blocking planner), or a server started elsewhere
+    return resolve_device(server_config.device or teacher_config.device) == "cpu"
 
 
 def _owns_server(server_config: Any) -> bool:

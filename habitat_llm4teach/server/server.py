@@ -53,6 +53,10 @@ class TeacherServer:
         any_planner = next(iter(self.planners.values()))
         self.model = any_planner.llm.name
         self.cache = any_planner.cache
+        if not any_planner.llm.batch_queries:
+            # The backend scores one prompt at a time (on the CPU): a batch would hold its first answers back until
+            # its last is scored, so each description is answered as soon as it is scored.
+            max_batch = 1
         # Waiting requests, keyed by (prompt set, description): who asked, with which id, since when.
         self.scheduler: Scheduler[tuple[bytes, int, float]] = Scheduler(max_batch, max_wait_ms, max_queue)
         self.parent_pid = parent_pid

@@ -26,6 +26,7 @@ from habitat_llm4teach.distill.trainer import (
     L4TTrainer,
     check_components,
     next_checkpoint_index,
+    rollout_thread_count,
     trainer_state_of,
 )
 from habitat_llm4teach.distill.updater import TRAINER_STATE_KEY
@@ -87,6 +88,29 @@ def test_resume_state_of_another_trainer_is_refused_with_a_clear_error():
     ours = {TRAINER_STATE_KEY: {"trainer": TRAINER_NAME, "schedule": {"name": "paper"}}}
     assert trainer_state_of(ours, "x")["schedule"] == {"name": "paper"}
     assert trainer_state_of(None, "x") is None
+
+
+def test_rollouts_leave_a_cpu_teacher_server_its_threads_unless_told_otherwise(monkeypatch):
+    from habitat_llm4teach.config.structured import L4TRunConfig
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    config = OmegaConf.structured(L4TRunConfig)
+    config.teacher.device = "cpu"
+    config.teacher.server.cpu_threads = 3
+    assert rollout_thread_count(config, teacher_asked=True) == 5  # 8 cores less the server's 3
+    assert rollout_thread_count(config, teacher_asked=False) == 8  # schedule "none": no server runs
+    config.teacher.server.cpu_threads = 12
+    assert rollout_thread_count(config, teacher_asked=True) == 1  # at least one
+    config.teacher.server.cpu_threads = 3
+    for where in ({"device": "cuda:1"}, {"spawn": False, "address": "tcp://10.0.0.2:5555"}, {"enabled": False}):
+        config.teacher.server.update(where)  # the LLM on a GPU, a server elsewhere, the rank's own planner
+        assert rollout_thread_count(config, teacher_asked=True) == 8
+        config.teacher.server.update({"device": "", "spawn": True, "address": "", "enabled": True})
+    config.rollout_cpu_threads = 2
+    assert rollout_thread_count(config, teacher_asked=True) == 2
+    config.rollout_cpu_threads = -1
+    with pytest.raises(ConfigError, match="rollout_cpu_threads must be >= 0"):
+        rollout_thread_count(config, teacher_asked=True)
 
 
 def test_next_checkpoint_index_follows_habitats_numbering(tmp_path):
@@ -238,13 +262,21 @@ def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
     assert torch.all(teacher_probs[~teacher_guided] == 1 / 7)
     assert torch.all(teacher_probs[teacher_guided].max(-1).values == 1.0)
 
-    # Once lambda is 0 for good the teacher is not asked: every later step is unguided.
+    # Once lambda is 0 for good the teacher is not asked: every later step is unguided, and the rollouts take back
+    # the threads they left a teacher server.
     trainer._schedule, trainer._teacher_retired = PaperSchedule(off_after=0), False
+    threads = torch.get_num_threads()
+    trainer._rollout_threads, trainer._retired_rollout_threads = 1, threads
     storage.buffers[TEACHER_GUIDED][:] = True
     storage.after_update()
-    for step in range(num_steps):
-        trainer._compute_actions_and_step_envs()
-        storage.advance_rollout()
+    try:
+        torch.set_num_threads(1)
+        for step in range(num_steps):
+            trainer._compute_actions_and_step_envs()
+            storage.advance_rollout()
+        assert torch.get_num_threads() == threads == trainer._rollout_threads
+    finally:
+        torch.set_num_threads(threads)
     assert not storage.buffers[TEACHER_GUIDED][:num_steps].any()
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,8 +217,7 @@ def test_answers_the_server_had_cached_count_as_plan_cache_hits(tiny_model_dir, 
 
 def test_the_servers_cpu_threads_default_to_half_the_cores_and_a_negative_count_is_refused():
     from habitat_llm4teach.errors import ConfigError
-    from habitat_llm4teach.server.__main__ import server_cpu_threads
-    from habitat_llm4teach.server.remote import remote_source
+    from habitat_llm4teach.server.remote import remote_source, server_cpu_threads
     from habitat_llm4teach.teachers import PROMPT_SETS
 
     config = OmegaConf.structured(TeacherConfig)
@@ -227,6 +227,40 @@ def test_the_servers_cpu_threads_default_to_half_the_cores_and_a_negative_count_
     config.server.cpu_threads = -1
     with pytest.raises(ConfigError, match="cpu_threads"):  # before any server process starts
         remote_source(config, PROMPT_SETS["minigrid"])
+
+
+def _nice_values(pid: int) -> set[int]:
+    """The nice value of every thread of process ``pid`` (field 19 of /proc/<pid>/task/<tid>/stat)."""
+    values = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        values.add(int(task.joinpath("stat").read_text().rsplit(")", 1)[1].split()[16]))
+    return values
+
+
+def test_a_cpu_server_shares_the_trainers_session_in_a_group_of_its_own_at_its_nice_value(tiny_model_dir, tmp_path):
+    config = teacher_config(tiny_model_dir, tmp_path, cpu_nice=17)
+    config.device = "cpu"
+    client = start_client(config)
+    try:
+        pump_until(client, lambda: client.ready)
+        pid = client.process.pid
+        # Same session: Linux's autogroup scheduling shares the CPU fairly between sessions whatever the nice values.
+        assert os.getsid(pid) == os.getsid(0)
+        assert os.getpgid(pid) == pid != os.getpgid(0)  # a terminal's Ctrl-C reaches the trainer's group only
+        assert _nice_values(pid) == {17}  # every thread, those started before the LLM loaded included
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("nice", [-1, 20])
+def test_a_nice_value_out_of_range_is_refused_before_any_server_starts(nice):
+    from habitat_llm4teach.errors import ConfigError
+    from habitat_llm4teach.server.remote import start_server
+
+    config = OmegaConf.structured(TeacherConfig)
+    config.server.cpu_nice = nice
+    with pytest.raises(ConfigError, match="cpu_nice must be a nice value from 0 to 19"):
+        start_server(config)
 
 
 def test_a_server_started_before_the_envs_is_the_one_the_source_connects_to(tiny_model_dir, tmp_path, monkeypatch):

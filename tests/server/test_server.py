@@ -26,8 +26,9 @@ HOLDING = "Agent sees <nothing>, holds <yellow key>. Goal: open the door."
 class GatedLLM(FakeLLM):
     """A fake LLM whose batched scoring waits until the test opens the gate."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, batch_queries: bool = True, **kwargs) -> None:
         super().__init__(scores={"pick up yellow key": -0.1, "explore": -2.0}, **kwargs)
+        self.batch_queries = batch_queries
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Event()
@@ -46,8 +47,8 @@ def running():
     """Start a server on a free loopback port in a thread; yield (server, llm, connect)."""
     servers = []
 
-    def start(**kwargs):
-        llm = GatedLLM()
+    def start(batch_queries: bool = True, **kwargs):
+        llm = GatedLLM(batch_queries)
         server = TeacherServer(planners(llm), "tcp://127.0.0.1:*", **kwargs)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -119,6 +120,24 @@ def test_answers_batches_coalesces_and_hits_the_cache(running):
     stats = pong.fields["stats"]
     assert (stats["requests"], stats["computed"], stats["coalesced"], stats["cache_hits"], stats["batches"]) == (6, 3, 2, 1, 2)
     assert pong.fields["model"] == "fake-llm" and stats["queue_depth"] == 0 and stats["errors"] == 0
+
+
+def test_a_backend_that_scores_one_prompt_at_a_time_answers_each_description_as_soon_as_it_is_scored(running):
+    # CausalLM on the CPU (batch_queries false) loops over a batch's prompts: a batch of 2 would hold the first
+    # answer back until the second is scored.
+    server, llm = running(batch_queries=False, max_batch=8, max_wait_ms=50)
+    a = dealer(server.address)
+    llm.gate.clear()
+    ask(a, 1, KEY_DOOR)
+    assert llm.entered.wait(10)
+    ask(a, 2, NOTHING)
+    ask(a, 3, HOLDING)
+    a.send(protocol.encode(protocol.PING, 0))
+    assert replies(a, 1)[0].type == protocol.PONG  # the server has read both
+    llm.gate.set()
+    got = replies(a, 3)
+    assert sorted(m.id for m in got) == [1, 2, 3] and all(m.type == protocol.RESULT for m in got)
+    assert llm.score_batch_sizes == [1, 1, 1]
 
 
 def _plan(request_id: int, **changes) -> bytes:

