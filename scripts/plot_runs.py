@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Success vs environment steps for several llm4teach run folders on one PNG.
+"""Success vs environment steps for several llm4teach run folders on one PNG (one panel, or one per task).
 
 Each run folder has ``episodes.rank*.csv`` (written by the llm4teach trainer,
 habitat_llm4teach/distill/episodes.py). Runs are grouped by label: give
@@ -18,7 +18,7 @@ import argparse
 import sys
 import warnings
 from collections import defaultdict
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import matplotlib
 
@@ -39,20 +39,19 @@ def success_curve(run_dir: str, grid: np.ndarray, window: int) -> np.ndarray:
     return np.where(index >= 0, moving[np.clip(index, 0, None)], np.nan)
 
 
-def plot_runs(
+def draw_runs(
+    ax: Any,
     groups: dict[str, list[str]],
-    out: str,
     window: int = 100,
     hlines: Optional[dict[str, float]] = None,
     title: str = "",
     points: int = 200,
 ) -> None:
-    """Draw each group's mean moving success (band: min-max over its runs) against env steps into ``out``."""
+    """Draw each group's mean moving success (band: min-max over its runs) against env steps on ``ax``."""
     last_step = max((int(steps[-1]) for dirs in groups.values() for d in dirs if len(steps := load_episodes(d).step)), default=0)
     if last_step == 0:
         raise ValueError(f"no finished episodes in any of {[d for dirs in groups.values() for d in dirs]}: nothing to plot")
     grid = np.linspace(0, last_step, points)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, dirs in groups.items():
         curves = np.stack([success_curve(d, grid, window) for d in dirs])  # [runs, points]
         with warnings.catch_warnings():
@@ -74,9 +73,41 @@ def plot_runs(
     ax.legend(loc="lower right")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+
+
+def plot_runs(
+    groups: dict[str, list[str]],
+    out: str,
+    window: int = 100,
+    hlines: Optional[dict[str, float]] = None,
+    title: str = "",
+    points: int = 200,
+) -> None:
+    """One panel of ``draw_runs`` into the PNG ``out``."""
+    plot_panels([(groups, hlines, title)], out, window, points)
+
+
+def plot_panels(
+    panels: Sequence[tuple[dict[str, list[str]], Optional[dict[str, float]], str]],
+    out: str,
+    window: int = 100,
+    points: int = 200,
+) -> None:
+    """Several ``(groups, hlines, title)`` panels side by side (two per row) in the PNG ``out``."""
+    if not panels:
+        raise ValueError("no panels to plot")
+    columns = min(2, len(panels))
+    rows = (len(panels) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(7 * columns, 4.2 * rows), squeeze=False)
+    try:
+        for ax, (groups, hlines, title) in zip(axes.flat, panels):
+            draw_runs(ax, groups, window, hlines, title, points)
+        for ax in list(axes.flat)[len(panels):]:
+            ax.set_visible(False)
+        fig.tight_layout()
+        fig.savefig(out, dpi=120)
+    finally:
+        plt.close(fig)
 
 
 def parse_groups(specs: Sequence[str]) -> dict[str, list[str]]:

@@ -163,7 +163,8 @@ class DistillConfig:
     decay_rate: float = 0.995
     # adaptive: the teacher's measured success rate in [0, 1] (the *_teacher eval configs); required.
     teacher_success: Optional[float] = None
-    # adaptive: the student's windowed success must exceed teacher_success by more than this.
+    # adaptive: the fade starts when the student's windowed success exceeds teacher_success + margin, in [-1, 1];
+    # negative: once the student comes within -margin of the teacher (then reward alone must carry it past).
     margin: float = 0.05
     # adaptive: updates over which lambda fades to 0 once the student beats the teacher.
     fade_updates: int = 100

@@ -11,9 +11,15 @@ continues with exactly the lambda it would have had.
   updates on (-1: never switched off).
 - ``linear``: ``start`` to ``floor`` in a straight line over ``linear_updates``, then ``floor``.
 - ``exponential``: ``start * decay_rate ** updates``, never below ``floor``.
-- ``adaptive``: ``paper``, multiplied by a fade from 1 to 0 over ``fade_updates``
-  that starts at the first update where the student's windowed success exceeds
-  ``teacher_success + margin``. Once started, the fade runs to the end.
+- ``adaptive``: ``paper`` until the first update where the student's windowed success
+  exceeds ``teacher_success + margin``; from there lambda fades linearly to ``floor`` over
+  ``fade_updates`` and stays there (0 from ``off_after``, as in ``paper``). A negative
+  margin starts the fade when the student comes within ``-margin`` of the teacher, so
+  that reward carries it past a teacher it cannot beat while imitating (a teacher at
+  1.00 can never be exceeded by a positive margin). The floor anchors the student:
+  on LavaDoorKey, a student at 0.68 success trained on reward alone (lambda 0, from
+  habitat's own PPO trainer too) fell to 0 within 30k env steps, and held ~0.75 with
+  lambda at 0.1. With ``floor`` 0 the fade ends at 0 and the teacher is retired.
 - ``none``: lambda = 0 throughout: plain PPO through the same trainer (no teacher
   is built), the baseline of scripts/bench_sample_efficiency.py.
 
@@ -155,7 +161,7 @@ class AdaptiveSchedule(PaperSchedule):
             teacher_success is not None and 0 <= teacher_success <= 1, "teacher_success", teacher_success,
             "the teacher's measured success rate in [0, 1] (required by the adaptive schedule)",
         )
-        _require(math.isfinite(margin) and margin >= 0, "margin", margin, "a finite number >= 0")
+        _require(math.isfinite(margin) and -1 <= margin <= 1, "margin", margin, "a number in [-1, 1]")
         _require(fade_updates >= 1, "fade_updates", fade_updates, "a number of updates >= 1")
         self.teacher_success = float(teacher_success)
         self.margin = float(margin)
@@ -178,14 +184,14 @@ class AdaptiveSchedule(PaperSchedule):
 
     def value(self, num_updates_done: int) -> float:
         paper_value = super().value(num_updates_done)
-        if self.fade_start is None or num_updates_done < self.fade_start:
+        if self.fade_start is None or num_updates_done < self.fade_start or paper_value == 0.0:
             return paper_value
         fade = max(0.0, 1.0 - (num_updates_done - self.fade_start) / self.fade_updates)
-        return paper_value * fade
+        return self.floor + (paper_value - self.floor) * fade
 
     def is_off(self, num_updates_done: int) -> bool:
         faded = self.fade_start is not None and num_updates_done >= self.fade_start + self.fade_updates
-        return faded or super().is_off(num_updates_done)
+        return (faded and self.floor == 0.0) or super().is_off(num_updates_done)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "fade_start": self.fade_start}

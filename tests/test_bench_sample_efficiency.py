@@ -1,0 +1,113 @@
+"""scripts/bench_sample_efficiency.py: the level rule, steps to it from each run's episodes, the PPO ratio and its
+lower bound, the issue's targets, resuming from records, and --report-only on a folder with nothing run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO
+
+sys.path.insert(0, str(REPO / "scripts"))
+import bench_sample_efficiency as bench  # noqa: E402
+
+
+def _args(tmp_path, **kw):
+    values = dict(seeds=[1, 2], budget=1000, ppo_factor=5.0, eval_episodes=10, results=tmp_path, student="resnet18_64",
+                  arms="both", schedule="adaptive", margin=-0.05, fade_updates=50, overrides=[])
+    values.update(kw)
+    return argparse.Namespace(**values)
+
+
+def _run(folder, successes, steps_per_episode=10):
+    """A run folder with one finished episode per ``steps_per_episode`` steps and a training record."""
+    folder.mkdir(parents=True)
+    rows = [f"{(i + 1) * steps_per_episode},{s},{0.5 * s}" for i, s in enumerate(successes)]
+    (folder / "episodes.rank0.csv").write_text("step,success,reward\n" + "\n".join(rows) + "\n")
+    return {"run_dir": str(folder), "steps": len(successes) * steps_per_episode, "final_success": 0.0,
+            "final_return": 0.0, "fps": 100.0}
+
+
+def test_the_level_is_ninety_percent_or_a_weaker_teachers_own_success():
+    assert bench.level_for(1.0) == 0.9
+    assert bench.level_for(0.92) == 0.9
+    assert bench.level_for(0.85) == 0.85
+
+
+def test_report_times_both_arms_to_the_teachers_level_and_bounds_the_ratio_when_ppo_stops_short(tmp_path):
+    task = bench.TaskBench("TwoDoor", _args(tmp_path), {})
+    task.teacher_eval = {"success": 0.85, "return": 0.4}
+    # LLM4Teach: 100 failures then successes; the 100-episode window reaches 0.85 at episode 185 (step 1850).
+    task.llm4teach = [_run(tmp_path / f"l{seed}", [0] * 100 + [1] * 200) for seed in (1, 2)]
+    task.student_evals = [{"success": 0.95, "return": 0.5}, {"success": 0.87, "return": 0.45}]
+    # PPO seed 1 reaches 0.85 at step 10,850 (episode 1,085), seed 2 never does in its 20,000 steps.
+    task.ppo = [_run(tmp_path / "p1", [0] * 1000 + [1] * 1000, 10), _run(tmp_path / "p2", [0] * 2000, 10)]
+    report = task.report()
+    assert report["level"] == 0.85 and report["level_is"] == "teacher"
+    assert report["llm4teach_steps_to_level_per_seed"] == [1850, 1850]
+    assert report["ppo_steps_to_level_per_seed"] == [10850, None]
+    assert report["ratio"] == pytest.approx((10850 + 20000) / 2 / 1850)
+    assert report["ratio_is_lower_bound"] is True
+    assert report["llm4teach_eval_success"] == pytest.approx(0.91)
+    assert report["targets"] == {"ratio_ge_5": True, "student_ge_teacher": True, "student_ge_teacher_plus_5": True}
+    assert report["complete"] is True
+
+
+def test_targets_a_student_below_its_teacher_and_no_plus_five_rule_for_a_strong_teacher(tmp_path):
+    task = bench.TaskBench("ColoredDoorKey", _args(tmp_path, seeds=[1], arms="llm4teach"), {})
+    task.teacher_eval = {"success": 0.95, "return": 0.8}
+    task.llm4teach = [_run(tmp_path / "l1", [1] * 150)]
+    task.student_evals = [{"success": 0.94, "return": 0.7}]
+    report = task.report()
+    assert report["level"] == 0.9 and report["level_is"] == "90%"
+    assert report["targets"] == {"ratio_ge_5": None, "student_ge_teacher": False, "student_ge_teacher_plus_5": None}
+    assert report["ratio"] is None and report["ratio_is_lower_bound"] is None
+    assert report["complete"] is True  # LLM4Teach arm only
+
+
+def test_the_adaptive_schedule_is_handed_the_teachers_measured_success(tmp_path):
+    task = bench.TaskBench("LavaDoorKey", _args(tmp_path), {})
+    task.teacher_eval = {"success": 0.92, "return": 0.8}
+    assert task.schedule_overrides() == [
+        "llm4teach.distill.schedule=adaptive", "llm4teach.distill.teacher_success=0.92",
+        "llm4teach.distill.margin=-0.05", "llm4teach.distill.fade_updates=50",
+    ]
+    assert bench.TaskBench("LavaDoorKey", _args(tmp_path, schedule="paper"), {}).schedule_overrides() == []
+
+
+def test_a_record_is_reused_only_with_the_same_settings(tmp_path, capsys):
+    record_path = tmp_path / "bench_record.json"
+    record_path.write_text(json.dumps({"seed": 1, "budget": 1000, "overrides": ["a=1"], "final_success": 0.5}))
+    assert bench.finished(record_path, {"seed": 1, "budget": 1000, "overrides": ["a=1"]}, "run")["final_success"] == 0.5
+    assert bench.finished(record_path, {"seed": 1, "budget": 2000, "overrides": ["a=1"]}, "run") is None
+    assert bench.finished(record_path, {"seed": 1, "budget": 1000, "overrides": ["a=2"]}, "run") is None
+    # report_only never starts a run: no record, no run.
+    assert bench.train("minigrid/llm4teach", tmp_path / "new", 1, 1000, [], None, "run", report_only=True) is None
+    assert not (tmp_path / "new").exists()
+
+
+def test_report_only_on_an_empty_folder_runs_nothing_and_reports_every_task_incomplete(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_sample_efficiency.py"), "--report-only", "--results", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert list(summary["tasks"]) == bench.TASKS
+    assert all(not task["complete"] and task["teacher_success"] is None for task in summary["tasks"].values())
+    assert json.loads((tmp_path / "sample_efficiency.json").read_text())["schedule"] == "adaptive"
+
+
+def test_a_run_keeps_its_whole_output_and_echoes_its_progress_lines(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "PROGRESS_EVERY_S", 0.0)
+    script = "print('loading'); print('2026-01-01 12:00:00,000 update 5  step 2560  fps 65.5  success 0.00'); raise SystemExit(3)"
+    returncode, out = bench.run_logged([sys.executable, "-c", script], tmp_path / "out.txt", "run")
+    assert returncode == 3
+    assert out == (tmp_path / "out.txt").read_text() and out.startswith("loading\n")
+    echoed = capsys.readouterr().out.splitlines()
+    assert echoed[-1] == "  [run] update 5  step 2560  fps 65.5  success 0.00"
+    assert "loading" not in echoed  # only progress lines (and the command) are echoed
