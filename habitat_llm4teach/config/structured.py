@@ -166,7 +166,7 @@ class DistillConfig:
     # adaptive: the fade starts when the student's windowed success exceeds teacher_success + margin, in [-1, 1];
     # negative: once the student comes within -margin of the teacher (then reward alone must carry it past).
     margin: float = 0.05
-    # adaptive: updates over which lambda fades to 0 once the student beats the teacher.
+    # adaptive: updates over which lambda fades to floor once the fade starts (0 and off only with floor 0).
     fade_updates: int = 100
     # Continuous actions (Habitat pick/place): "nll" (plan-weighted NLL of the teacher's actions) or
     # "kl" (KL from a Gaussian of width teacher_std around each teacher action); see distill/continuous.py.
