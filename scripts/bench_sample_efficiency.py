@@ -109,11 +109,19 @@ def run_logged(cmd: list[str], log_path: Path, label: str) -> tuple[int, str]:
     return returncode, log_path.read_text()
 
 
+def checkpoint_step(path: Path) -> int:
+    """The env steps done when habitat wrote the checkpoint at ``path`` (its ``extra_state``)."""
+    import torch
+
+    return int(torch.load(path, map_location="cpu", weights_only=False)["extra_state"]["step"])
+
+
 def train(
     config: str, run_dir: Path, seed: int, steps: int, extra: Sequence[str], teacher: Optional[dict], label: str,
-    report_only: bool,
+    report_only: bool, stop_at: Optional[float] = None,
 ) -> Optional[dict]:
-    """One training run: its final success and return, steps done and fps (None: not run yet, report only).
+    """One training run: its final success and return, steps done and fps (None: not run yet, report only). It is
+    finished when it did its ``steps``, or reached ``stop_at`` (PPO's llm4teach.stop_at_success) before.
     ``teacher`` (prompt version and model, for runs that use it) is part of what a record must match to be reused."""
     record_path = run_dir / "bench_record.json"
     settings = {"seed": seed, "budget": steps, "overrides": list(extra), **(teacher or {})}
@@ -139,6 +147,12 @@ def train(
     if returncode != 0:
         sys.exit(f"{label} failed (exit {returncode}), see {run_dir / 'bench_output.txt'}:\n{out[-3000:]}")
     episodes = load_episodes(str(run_dir))
+    # Exit 0 also ends a run stopped part-way (Ctrl-C, SIGTERM: habitat saves a resume state and returns), which
+    # must not be recorded as finished; only the budget, or PPO's stop level reached, finishes a run.
+    steps_done = checkpoint_step(run_dir / "checkpoints" / "latest.pth")
+    if steps_done < steps and (stop_at is None or episodes.steps_to(stop_at) is None):
+        sys.exit(f"{label} stopped at {steps_done} of {steps} env steps (interrupted?); nothing recorded. "
+                 "Run the same command again to resume it.")
     fps = [line["fps"] for line in parse_progress_lines(out) if line["fps"] is not None]
     final_window = episodes.success[-100:]
     record = {
@@ -261,7 +275,7 @@ class TaskBench:
             self.ppo.append(train(
                 "minigrid/llm4teach", self.folder / f"ppo_seed{seed}", seed, self.ppo_budget,
                 [*self.groups, "llm4teach.distill.schedule=none", f"llm4teach.stop_at_success={self.level}", *self.args.overrides],
-                None, f"{self.task} PPO seed {seed}", report_only,
+                None, f"{self.task} PPO seed {seed}", report_only, stop_at=self.level,
             ))
 
     def report(self) -> dict:

@@ -111,3 +111,31 @@ def test_a_run_keeps_its_whole_output_and_echoes_its_progress_lines(tmp_path, mo
     echoed = capsys.readouterr().out.splitlines()
     assert echoed[-1] == "  [run] update 5  step 2560  fps 65.5  success 0.00"
     assert "loading" not in echoed  # only progress lines (and the command) are echoed
+
+
+def _fake_run(monkeypatch, steps_done, successes):
+    """run_logged stand-in: the run folder a training exiting 0 after ``steps_done`` env steps leaves."""
+    import torch
+
+    def fake(cmd, log_path, label):
+        run_dir = log_path.parent
+        _run(run_dir / "tmp", successes)
+        (run_dir / "tmp" / "episodes.rank0.csv").rename(run_dir / "episodes.rank0.csv")
+        (run_dir / "checkpoints").mkdir()
+        torch.save({"extra_state": {"step": steps_done}}, run_dir / "checkpoints" / "latest.pth")
+        return 0, ""
+
+    monkeypatch.setattr(bench, "run_logged", fake)
+
+
+def test_a_run_stopped_part_way_is_not_recorded_as_finished(tmp_path, monkeypatch):
+    _fake_run(monkeypatch, steps_done=500, successes=[0] * 50)
+    with pytest.raises(SystemExit, match="stopped at 500 of 1000 env steps"):
+        bench.train("minigrid/llm4teach", tmp_path / "run", 1, 1000, [], None, "run", report_only=False)
+    assert not (tmp_path / "run" / "bench_record.json").exists()
+
+
+def test_a_ppo_run_that_reached_its_stop_level_early_is_finished(tmp_path, monkeypatch):
+    _fake_run(monkeypatch, steps_done=1500, successes=[1] * 150)
+    record = bench.train("minigrid/llm4teach", tmp_path / "run", 1, 5000, [], None, "run", report_only=False, stop_at=0.9)
+    assert record["steps_to_90"] == 1000 and (tmp_path / "run" / "bench_record.json").exists()
