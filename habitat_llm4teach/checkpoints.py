@@ -73,3 +73,45 @@ def install() -> None:
     ppo_trainer.PPOTrainer.load_checkpoint = _load_checkpoint
     for module in (ddp_utils, ppo_trainer, base_trainer):
         module.load_resume_state = _load_resume_state
+
+
+def extend_resume_state(path: Union[str, os.PathLike], total_num_steps: int) -> int:
+    """Raise the step budget saved in the resume state at ``path`` to ``total_num_steps``; the old budget.
+
+    Training on from a finished run is then the same as having asked for the larger budget from the start,
+    since nothing in PPO or our schedules reads the budget before it is reached (``use_linear_lr_decay`` and
+    ``use_linear_clip_decay`` do: they are refused). Habitat checkpoints at fractions of the budget, so the
+    last checkpoint's fraction is rescaled to keep the same steps between checkpoints. The file is replaced
+    atomically; a resume state from a run with another budget is refused with :class:`CheckpointError`.
+    """
+    from omegaconf import OmegaConf, open_dict
+
+    path = os.fspath(path)
+    state = load_checkpoint_file(path)
+    if "config" not in state or "requeue_stats" not in state:
+        raise CheckpointError(f"'{path}' is a checkpoint, not a habitat-baselines resume state")
+    config = state["config"]
+    baselines = config.habitat_baselines
+    ppo = baselines.rl.ppo
+    if ppo.use_linear_lr_decay or ppo.use_linear_clip_decay:
+        raise CheckpointError(
+            f"cannot extend '{path}': its learning rate or clip range decays over the budget "
+            "(habitat_baselines.rl.ppo.use_linear_lr_decay / use_linear_clip_decay), so a longer budget "
+            "would have trained differently from the start"
+        )
+    old = int(baselines.total_num_steps)
+    if baselines.num_updates != -1 or old <= 0:
+        raise CheckpointError(f"cannot extend '{path}': its run is budgeted in updates, not env steps")
+    if total_num_steps < old:
+        raise CheckpointError(f"cannot extend '{path}' to {total_num_steps} env steps: it already has {old}")
+    readonly = OmegaConf.is_readonly(config)
+    OmegaConf.set_readonly(config, False)
+    with open_dict(config):
+        baselines.total_num_steps = total_num_steps
+    OmegaConf.set_readonly(config, readonly)
+    stats = state["requeue_stats"]
+    stats["_last_checkpoint_percent"] = stats["_last_checkpoint_percent"] * old / total_num_steps
+    partial = f"{path}.partial"
+    torch.save(state, partial)
+    os.replace(partial, path)
+    return old

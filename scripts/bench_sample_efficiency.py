@@ -8,12 +8,13 @@ Both arms use the same trainer (``llm4teach``) and config; PPO is the same run w
 1. the teacher acting alone is evaluated on ``--eval-episodes`` episodes through habitat's evaluator. Its
    success sets the task's *level*: 90 %, or the teacher's own success where that is lower (the issue's rule:
    a student cannot be asked to reach 90 % sooner than a teacher that never gets there);
-2. LLM4Teach trains for ``--budget`` env steps per seed. With ``--schedule adaptive`` (the default) lambda
-   follows the paper's schedule until the student's windowed success comes within ``-margin`` of the
-   teacher's measured success, then fades to the floor (0.1) over ``--fade-updates`` updates and stays
-   there: environment reward now dominates the loss, which is where the student can surpass its teacher,
-   while the floor keeps it from collapsing (at lambda 0 it does, README). ``--schedule paper`` keeps the
-   paper's schedule (lambda still ~8.5 at 300k steps);
+2. LLM4Teach trains for the task's budget of env steps per seed (``BUDGETS``: 300k, and 1M for TwoDoor, whose
+   20x20 room the student learns far more slowly; ``--budget`` sets one for every task). With ``--schedule
+   adaptive`` (the default) lambda follows the paper's schedule until the student's windowed success comes
+   within ``-margin`` of the teacher's measured success, then fades to the floor (0.1) over ``--fade-updates``
+   updates and stays there: environment reward now dominates the loss, which is where the student can
+   surpass its teacher, while the floor keeps it from collapsing (at lambda 0 it does, README).
+   ``--schedule paper`` keeps the paper's schedule (lambda still ~8.5 at 300k steps);
 3. each student's final checkpoint is evaluated like the teacher;
 4. PPO trains until its success over the last 100 episodes reaches the level, or it has used ``--ppo-factor``
    times the mean steps LLM4Teach needed to get there (the whole LLM4Teach budget when it did not).
@@ -30,7 +31,9 @@ Writes ``<results>/sample_efficiency.json`` and ``<results>/success_vs_steps.png
 over seeds with a min-max band, the teacher alone as a dashed line); the last line printed is the JSON
 summary. Each finished run or evaluation leaves a record in its folder; running the same command again
 reuses every record made with the same settings, so an interrupted benchmark picks up where it stopped.
-``--report-only`` writes the report from the records there are, running nothing.
+``--report-only`` writes the report from the records there are, running nothing. A run made with a smaller budget
+and otherwise the same settings is trained on from its resume state rather than from scratch
+(``habitat_llm4teach.checkpoints.extend_resume_state``), and its student evaluated again.
 
     python scripts/bench_sample_efficiency.py                                   # all four tasks, seeds 1 2 3
     python scripts/bench_sample_efficiency.py --tasks LavaDoorKey --seeds 1 --arms llm4teach
@@ -65,6 +68,9 @@ PROGRESS_EVERY_S = 60.0
 RATIO_TARGET = 5.0
 SURPASS_MARGIN = 0.05  # student >= teacher + 5 points where the teacher is below SURPASS_BELOW
 SURPASS_BELOW = 0.95
+# LLM4Teach env steps per seed. TwoDoor's student reached 0.2 success in 270k steps (lambda still ~7.4): 1M is where
+# the paper's lambda schedule (10 - 0.005 per update of 512 steps) reaches its floor.
+BUDGETS = {"SimpleDoorKey": 300_000, "LavaDoorKey": 300_000, "ColoredDoorKey": 300_000, "TwoDoor": 1_000_000}
 _PROGRESS = re.compile(r"\bupdate \d+  step \d+.*")  # the trainer's one-line report (distill/training_log.py)
 
 
@@ -89,6 +95,12 @@ def finished(record_path: Path, settings: dict, label: str) -> Optional[dict]:
         return None
     print(f"reusing {label} {record_path.parent}", flush=True)
     return record
+
+
+def extendable(started: dict, settings: dict) -> bool:
+    """Whether a run started with ``started`` can be trained on to ``settings``: the same but for a smaller budget."""
+    others = {k: v for k, v in started.items() if k != "budget"}
+    return started.get("budget", 0) < settings["budget"] and others == {k: v for k, v in settings.items() if k != "budget"}
 
 
 def run_logged(cmd: list[str], log_path: Path, label: str) -> tuple[int, str]:
@@ -133,9 +145,18 @@ def train(
         f"habitat_baselines.total_num_steps={steps}", f"llm4teach.run_dir={run_dir}", *extra,
     ]
     # A run stopped part-way (a session ended) resumes from habitat's resume state when restarted with the same
-    # settings; one started with other settings is cleared, since a resume state brings back its own config.
+    # settings, and one made with a smaller budget trains on from it; one started with other settings is cleared,
+    # since a resume state brings back its own config.
     started_path = run_dir / "bench_started.json"
-    if run_dir.exists() and (not started_path.exists() or json.loads(started_path.read_text()) != settings):
+    started = json.loads(started_path.read_text()) if started_path.exists() else None
+    resume_state = run_dir / "checkpoints" / ".habitat-resume-state.pth"
+    if run_dir.exists() and started is not None and extendable(started, settings) and resume_state.exists():
+        from habitat_llm4teach.checkpoints import extend_resume_state
+
+        old = extend_resume_state(resume_state, steps)
+        record_path.unlink(missing_ok=True)
+        print(f"training on the run in {run_dir} from {old} to {steps} env steps (its resume state)", flush=True)
+    elif run_dir.exists() and started != settings:
         print(f"clearing {run_dir}: an unfinished run with other settings", flush=True)
         shutil.rmtree(run_dir)
     elif run_dir.exists():
@@ -174,15 +195,19 @@ def train(
 
 def evaluate(
     config: str, episodes: int, run_dir: Path, extra: Sequence[str], label: str, teacher: Optional[dict], report_only: bool,
+    trained_steps: Optional[int] = None,
 ) -> Optional[dict]:
     """Habitat's evaluator on ``episodes`` episodes (no videos): ``{"success", "return", ...}`` (None: not run yet).
 
     Used for the teacher acting alone and for each student's final checkpoint
     (habitat samples actions at evaluation, as in training). Kept in
-    ``<run_dir>/bench_eval.json`` and reused like training records.
+    ``<run_dir>/bench_eval.json`` and reused like training records; a student's names the budget its
+    checkpoint was trained to (``trained_steps``), so a run trained on is evaluated again.
     """
     record_path = run_dir / "bench_eval.json"
     settings = {"config": config, "episodes": episodes, "overrides": list(extra), **(teacher or {})}
+    if trained_steps is not None:
+        settings["trained_steps"] = trained_steps
     record = finished(record_path, settings, label)
     if record or report_only:
         return record
@@ -227,6 +252,7 @@ class TaskBench:
         self.student_evals: list[Optional[dict]] = []
         self.ppo: list[Optional[dict]] = []
         self.ppo_budget: Optional[int] = None
+        self.budget: int = args.budget or BUDGETS[task]
 
     @property
     def level(self) -> Optional[float]:
@@ -255,14 +281,14 @@ class TaskBench:
         for seed in self.args.seeds:
             run_dir = self.folder / f"llm4teach_seed{seed}"
             extra = [*self.groups, f"llm4teach.teacher.cache_path={self.cache}", *self.schedule_overrides(), *self.args.overrides]
-            record = train("minigrid/llm4teach", run_dir, seed, self.args.budget, extra, self.teacher_identity,
+            record = train("minigrid/llm4teach", run_dir, seed, self.budget, extra, self.teacher_identity,
                            f"{self.task} LLM4Teach seed {seed}", report_only)
             self.llm4teach.append(record)
             if record is None:
                 continue
             self.student_evals.append(evaluate(
                 "minigrid/llm4teach", self.args.eval_episodes, run_dir, [*self.groups, f"llm4teach.run_dir={run_dir}"],
-                f"{self.task} student seed {seed}", self.teacher_identity, report_only,
+                f"{self.task} student seed {seed}", self.teacher_identity, report_only, trained_steps=record["budget"],
             ))
 
     def run_ppo(self, report_only: bool) -> None:
@@ -270,7 +296,7 @@ class TaskBench:
         if self.level is None or len(self.llm4teach) != len(self.args.seeds) or None in self.llm4teach:
             return
         llm4teach_steps = mean_or_none(steps_to_level(self.llm4teach, self.level))
-        self.ppo_budget = int(self.args.ppo_factor * (llm4teach_steps if llm4teach_steps is not None else self.args.budget))
+        self.ppo_budget = int(self.args.ppo_factor * (llm4teach_steps if llm4teach_steps is not None else self.budget))
         for seed in self.args.seeds:
             self.ppo.append(train(
                 "minigrid/llm4teach", self.folder / f"ppo_seed{seed}", seed, self.ppo_budget,
@@ -309,6 +335,7 @@ class TaskBench:
         return {
             "task": self.task,
             "complete": complete,
+            "budget": self.budget,
             "teacher_success": teacher["success"] if teacher else None,
             "teacher_return": teacher["return"] if teacher else None,
             "level": level,
@@ -349,7 +376,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", "--task", nargs="+", default=TASKS, choices=TASKS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--budget", type=int, default=300_000, help="LLM4Teach env steps per seed")
+    parser.add_argument("--budget", type=int, default=None,
+                        help="LLM4Teach env steps per seed for every task (default: each task's, BUDGETS)")
     parser.add_argument("--ppo-factor", type=float, default=5.0, help="PPO budget = this x LLM4Teach's mean steps to the level")
     parser.add_argument("--eval-episodes", type=int, default=100, help="episodes for the teacher alone and for each student")
     parser.add_argument("--results", type=Path, default=REPO / "data" / "benchmarks" / "sample_efficiency",
@@ -360,14 +388,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="llm4teach: the teacher alone, LLM4Teach and its evaluations only (PPO figures null); "
                              "a later run with both reuses them")
     parser.add_argument("--schedule", choices=["adaptive", "paper"], default="adaptive",
-                        help="LLM4Teach's lambda: adaptive (fade to 0 once the student nears its teacher) or the paper's")
+                        help="LLM4Teach's lambda: adaptive (fade to the floor once the student nears its teacher) or the paper's")
     parser.add_argument("--margin", type=float, default=-0.1,
                         help="adaptive: fade once the student's windowed success exceeds teacher success + this")
-    parser.add_argument("--fade-updates", type=int, default=50, help="adaptive: updates over which lambda fades to 0")
+    parser.add_argument("--fade-updates", type=int, default=50, help="adaptive: updates over which lambda fades to the floor")
     parser.add_argument("--report-only", action="store_true", help="write the report from existing records; run nothing")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for both arms, e.g. habitat_baselines.num_environments=8")
     args = parser.parse_args(argv)
-    if len(args.seeds) < 1 or args.budget < 1 or args.fade_updates < 1 or not -1 <= args.margin <= 1:
+    if len(args.seeds) < 1 or (args.budget is not None and args.budget < 1) or args.fade_updates < 1 or not -1 <= args.margin <= 1:
         parser.error("need at least one seed, a positive budget and fade, and a margin in [-1, 1]")
     args.tasks = list(dict.fromkeys(args.tasks))
     args.results = args.results.resolve()
@@ -398,7 +426,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     report = {
         "tasks": reports,
         "seeds": args.seeds,
-        "budget": args.budget,
+        "budget": args.budget if args.budget else {task: BUDGETS[task] for task in args.tasks},
         "student": args.student,
         "arms": args.arms,
         "schedule": args.schedule,

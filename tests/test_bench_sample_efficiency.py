@@ -121,7 +121,7 @@ def _fake_run(monkeypatch, steps_done, successes):
         run_dir = log_path.parent
         _run(run_dir / "tmp", successes)
         (run_dir / "tmp" / "episodes.rank0.csv").rename(run_dir / "episodes.rank0.csv")
-        (run_dir / "checkpoints").mkdir()
+        (run_dir / "checkpoints").mkdir(exist_ok=True)
         torch.save({"extra_state": {"step": steps_done}}, run_dir / "checkpoints" / "latest.pth")
         return 0, ""
 
@@ -139,3 +139,41 @@ def test_a_ppo_run_that_reached_its_stop_level_early_is_finished(tmp_path, monke
     _fake_run(monkeypatch, steps_done=1500, successes=[1] * 150)
     record = bench.train("minigrid/llm4teach", tmp_path / "run", 1, 5000, [], None, "run", report_only=False, stop_at=0.9)
     assert record["steps_to_90"] == 1000 and (tmp_path / "run" / "bench_record.json").exists()
+
+
+def test_a_run_made_with_a_smaller_budget_trains_on_from_its_resume_state(tmp_path, monkeypatch, composed, capsys):
+    import torch
+
+    from habitat_llm4teach.checkpoints import load_checkpoint_file
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    old = {"seed": 1, "budget": 1000, "overrides": ["a=1"]}
+    (run_dir / "bench_started.json").write_text(json.dumps(old))
+    (run_dir / "bench_record.json").write_text(json.dumps({**old, "final_success": 0.2}))
+    config = composed("minigrid/llm4teach", ["habitat_baselines.total_num_steps=1000"])
+    resume = run_dir / "checkpoints" / ".habitat-resume-state.pth"
+    torch.save({"config": config, "requeue_stats": {"_last_checkpoint_percent": 0.5}}, resume)
+    _fake_run(monkeypatch, steps_done=2000, successes=[1] * 150)
+    record = bench.train("minigrid/llm4teach", run_dir, 1, 2000, ["a=1"], None, "run", report_only=False)
+    assert "training on the run in" in capsys.readouterr().out
+    assert record["budget"] == 2000 and json.loads((run_dir / "bench_started.json").read_text())["budget"] == 2000
+    state = load_checkpoint_file(resume)
+    assert state["config"].habitat_baselines.total_num_steps == 2000
+    assert state["requeue_stats"]["_last_checkpoint_percent"] == 0.25  # the same steps between checkpoints
+    # Other settings, or a smaller budget, still start over.
+    assert not bench.extendable(old, {"seed": 1, "budget": 2000, "overrides": ["a=2"]})
+    assert not bench.extendable({**old, "budget": 3000}, {**old, "budget": 2000})
+
+
+def test_a_students_evaluation_is_tied_to_the_budget_its_checkpoint_was_trained_to(tmp_path, capsys):
+    record = {"config": "c", "episodes": 10, "overrides": [], "trained_steps": 1000, "success": 0.5, "return": 0.1}
+    (tmp_path / "bench_eval.json").write_text(json.dumps(record))
+    assert bench.evaluate("c", 10, tmp_path, [], "eval", None, report_only=True, trained_steps=1000)["success"] == 0.5
+    assert bench.evaluate("c", 10, tmp_path, [], "eval", None, report_only=True, trained_steps=2000) is None
+
+
+def test_each_task_has_its_budget_unless_one_is_given(tmp_path):
+    assert bench.TaskBench("TwoDoor", _args(tmp_path, budget=None), {}).budget == 1_000_000
+    assert bench.TaskBench("SimpleDoorKey", _args(tmp_path, budget=None), {}).budget == 300_000
+    assert bench.TaskBench("TwoDoor", _args(tmp_path, budget=5000), {}).budget == 5000

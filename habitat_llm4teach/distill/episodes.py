@@ -30,15 +30,24 @@ FIELDS = ("step", "success", "reward")
 
 
 class EpisodeLog:
-    """Appends one row per finished episode to ``<run_dir>/episodes.rank<r>.csv``."""
+    """Appends one row per finished episode to ``<run_dir>/episodes.rank<r>.csv``.
+
+    On resume, ``resume_step`` is the resume state's ``num_steps_done``: rows after it belong to updates that
+    training will do again (a resume state is written every few updates, so a crash or a longer budget resumes
+    from before the file's end). They are dropped, counted in ``dropped_rows``, so every step is logged once.
+    """
 
     def __init__(
-        self, run_dir: str, rank: int = 0, world_size: int = 1, resume: bool = False, success_key: str = keys.SUCCESS
+        self, run_dir: str, rank: int = 0, world_size: int = 1, resume: bool = False, success_key: str = keys.SUCCESS,
+        resume_step: Optional[int] = None,
     ) -> None:
         self.success_key = success_key  # the info key of the task's success measure (keys.success_key)
         self.path = os.path.join(run_dir, f"episodes.rank{rank}.csv")
         self.world_size = world_size
         new_file = not (resume and os.path.exists(self.path))
+        self.dropped_rows = 0
+        if not new_file and resume_step is not None:
+            self.dropped_rows = _truncate_after(self.path, resume_step)
         self._file = open(self.path, "w" if new_file else "a", newline="")
         self._writer = csv.writer(self._file)
         if new_file:
@@ -70,6 +79,21 @@ class EpisodeLog:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _truncate_after(path: str, last_step: int) -> int:
+    """Drop the rows of ``path`` logged after ``last_step`` (atomically); the number dropped."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[:1], rows[1:]
+    kept = [row for row in body if int(row[0]) <= last_step]
+    if len(kept) == len(body):
+        return 0
+    partial = f"{path}.partial"
+    with open(partial, "w", newline="") as f:
+        csv.writer(f).writerows(header + kept)
+    os.replace(partial, path)
+    return len(body) - len(kept)
 
 
 @dataclass(frozen=True)

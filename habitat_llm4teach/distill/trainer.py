@@ -217,7 +217,13 @@ class L4TTrainer(PPOTrainer):
         self._episodes = EpisodeLog(
             self.config.llm4teach.run_dir, *_rank_and_world_size(), resume=trainer_state is not None,
             success_key=self._success_key,
+            resume_step=resume_state["requeue_stats"]["num_steps_done"] if trainer_state is not None else None,
         )
+        if self._episodes.dropped_rows:
+            logger.info(
+                f"llm4teach: dropped {self._episodes.dropped_rows} episode row(s) logged after the resume state's "
+                f"step {resume_state['requeue_stats']['num_steps_done']}: those updates run again"
+            )
         if isinstance(self._agent.updater, L4TContinuousDistillPPO):
             distill = self.config.llm4teach.distill
             self._agent.updater.configure(distill.continuous_loss, distill.teacher_std)

@@ -49,6 +49,21 @@ def test_resumed_log_appends_and_ranks_merge_in_step_order(tmp_path):
     assert episodes.success.tolist() == [1, 0, 0]
 
 
+def test_resume_drops_rows_logged_after_the_resume_step(tmp_path):
+    # The resume state is from step 100; episodes that ended at 120 and 150 came from updates that run again.
+    (tmp_path / "episodes.rank0.csv").write_text("step,success,reward\n40,0,0.0\n100,1,0.5\n120,1,0.6\n150,0,0.0\n")
+    resumed = EpisodeLog(str(tmp_path), rank=0, resume=True, resume_step=100)
+    assert resumed.dropped_rows == 2
+    resumed.record(100, 10, _stats([0], [0.0], [0]), _stats([1], [0.7], [1]))
+    resumed.close()
+    episodes = load_episodes(str(tmp_path))
+    assert episodes.step.tolist() == [40, 100, 110]
+    assert episodes.reward.tolist() == [0.0, 0.5, 0.7]
+    # A resume state at the file's end drops nothing.
+    assert EpisodeLog(str(tmp_path), rank=0, resume=True, resume_step=110).dropped_rows == 0
+    assert load_episodes(str(tmp_path)).step.tolist() == [40, 100, 110]
+
+
 def test_fresh_log_replaces_an_old_file(tmp_path):
     (tmp_path / "episodes.rank0.csv").write_text("step,success,reward\n5,1,1.0\n")
     EpisodeLog(str(tmp_path)).close()

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 from helpers import GYM_NOTICE, TINY_TRAINING, output_of, run_cli, tensorboard_scalars
 from habitat_llm4teach import keys
-from habitat_llm4teach.checkpoints import CheckpointError, load_checkpoint_file
+from habitat_llm4teach.checkpoints import CheckpointError, extend_resume_state, load_checkpoint_file
 from habitat_llm4teach.distill.episodes import load_episodes
 from habitat_llm4teach.distill.schedules import PaperSchedule
 from habitat_llm4teach.distill.training_log import parse_progress_lines
@@ -436,3 +436,47 @@ def test_schedule_none_is_plain_ppo_without_a_teacher_and_stop_at_success_ends_t
     assert len(episodes.step) >= 100 and episodes.step[-1] < 4000
     final = max((tmp_path / "checkpoints").glob("ckpt.*.pth"), key=lambda p: int(p.name.split(".")[1]))
     assert load_checkpoint_file(final)["extra_state"]["step"] < 4000
+
+
+def test_a_finished_run_trains_on_to_a_larger_budget_from_its_resume_state(tmp_path):
+    """extend_resume_state: 3 updates of 32 steps, then on to 6. The resume state is from before the last update, so
+    the updates after it run again: their episode rows are dropped, not logged twice."""
+    args = [
+        CONFIG, f"llm4teach.run_dir={tmp_path}", "llm4teach.teacher.model=/nonexistent/model",
+        "habitat_baselines.eval.video_option=[]", *TINY_TRAINING, "habitat_baselines.vector_env_factory.max_steps=2",
+        "llm4teach.distill.schedule=none", "habitat_baselines.num_checkpoints=3",
+        "habitat_baselines.rl.preemption.save_resume_state_interval=2",
+    ]
+    first = run_cli([*args, "habitat_baselines.total_num_steps=96"], timeout=600)
+    assert first.returncode == 0, output_of(first)[-4000:]
+    resume_path = tmp_path / "checkpoints" / ".habitat-resume-state.pth"
+    resume_step = load_checkpoint_file(resume_path)["requeue_stats"]["num_steps_done"]
+    assert 0 < resume_step < 96  # habitat saves it every 2 updates, before the update runs
+    assert load_episodes(str(tmp_path)).step[-1] == 96
+    with pytest.raises(CheckpointError, match="already has 96"):
+        extend_resume_state(resume_path, 64)
+
+    assert extend_resume_state(resume_path, 192) == 96
+    extended = load_checkpoint_file(resume_path)
+    assert extended["config"].habitat_baselines.total_num_steps == 192
+    second = run_cli([*args, "habitat_baselines.total_num_steps=96"], timeout=600)  # the resume state's config wins
+    out = output_of(second)
+    assert second.returncode == 0, out[-4000:]
+    assert f"after the resume state's step {resume_step}" in out
+    steps = load_episodes(str(tmp_path)).step
+    raw = [int(line.split(",")[0]) for line in (tmp_path / "episodes.rank0.csv").read_text().splitlines()[1:]]
+    assert raw == sorted(raw) and raw[-1] == steps[-1] == 192  # one pass over steps 1..192, in order
+    assert load_checkpoint_file(tmp_path / "checkpoints" / "latest.pth")["extra_state"]["step"] == 192
+
+
+def test_a_budget_that_shapes_training_cannot_be_extended(tmp_path, composed):
+    config = composed("minigrid/ppo", ["habitat_baselines.rl.ppo.use_linear_lr_decay=True"])
+    path = tmp_path / "resume.pth"
+    torch.save({"config": config, "requeue_stats": {"_last_checkpoint_percent": 0.5}}, path)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match="decays over the budget"):
+        extend_resume_state(path, 10**6)
+    assert path.read_bytes() == before
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(CheckpointError, match="not a habitat-baselines resume state"):
+        extend_resume_state(path, 10**6)
