@@ -172,8 +172,8 @@ def train(
     # must not be recorded as finished; only the budget, or PPO's stop level reached, finishes a run.
     steps_done = checkpoint_step(run_dir / "checkpoints" / "latest.pth")
     if steps_done < steps and (stop_at is None or episodes.steps_to(stop_at) is None):
-        sys.exit(f"{label} stopped at {steps_done} of {steps} env steps (interrupted?); nothing recorded. "
-                 "Run the same command again to resume it.")
+        sys.exit(f"{label} stopped before its {steps} env steps (interrupted?; last checkpoint at {steps_done}); "
+                 "nothing recorded. Run the same command again to resume it from its resume state.")
     fps = [line["fps"] for line in parse_progress_lines(out) if line["fps"] is not None]
     final_window = episodes.success[-100:]
     record = {
