@@ -8,8 +8,8 @@ and step budget, one after the other, and reads habitat-baselines' own
 per-phase timers from TensorBoard; the wall time includes start-up (env workers,
 imports). The set-ups (``SETUPS``):
 
-- ``old``: the MiniGrid default before the CPU work (envs in worker processes);
-- ``new``: today's default (no overrides);
+- ``old``: the MiniGrid default before the CPU work (envs in worker processes, habitat's Adam);
+- ``new``: today's default (no overrides: envs in process, fused Adam);
 - ``pointwise``: the default with the ``resnet18_64_pointwise`` student.
 
 Prints one line per set-up and, last, one JSON object with ``fps_old``,
@@ -33,7 +33,8 @@ from typing import Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 SETUPS = {
-    "old": ["minigrid/student=resnet18_64", "habitat_baselines.vector_env_factory.workers=processes"],
+    "old": ["minigrid/student=resnet18_64", "habitat_baselines.vector_env_factory.workers=processes",
+            "habitat_baselines.updater_name=PPO", "habitat_baselines.distrib_updater_name=DDPPO"],
     "new": [],
     "pointwise": ["minigrid/student=resnet18_64_pointwise"],
 }

@@ -11,9 +11,9 @@ CONFIGS = available_configs()
 TASKS = {"simpledoorkey": "SimpleDoorKey", "lavadoorkey": "LavaDoorKey", "coloreddoorkey": "ColoredDoorKey", "twodoor": "TwoDoor"}
 ARMS = ("ppo", "llm4teach", "teacher")
 
-# What each arm composed to when every task x arm had its own YAML (before the minigrid/task group):
-# trainer, (updater, distributed updater, storage), acting policy, plan cache, evaluate.
-PPO_COMPONENTS = ("PPO", "DDPPO", "RolloutStorage")
+# What each arm composes to: trainer, (updater, distributed updater, storage), acting policy, plan cache, evaluate.
+# PPO's updaters are habitat's with a fused Adam step (distill/optimizer.py).
+PPO_COMPONENTS = ("FusedAdamPPO", "FusedAdamDDPPO", "RolloutStorage")
 DISTILL_COMPONENTS = ("L4TDistillPPO", "L4TDistillDDPPO", "L4TRolloutStorage")
 ARM_VALUES = {
     # PPO's student is the llm4teach arm's network (L4TResNetPolicy: PointNavResNetPolicy at llm4teach.student's width).

@@ -36,6 +36,7 @@ from habitat_baselines.rl.ppo.ppo import PPO
 from habitat_baselines.utils.common import inference_mode
 from torch import Tensor
 
+from habitat_llm4teach.distill.optimizer import FusedAdam
 from habitat_llm4teach.keys import TEACHER_GUIDED, TEACHER_PROBS
 
 # Learner metrics, logged by habitat as learner/<name>.
@@ -90,8 +91,8 @@ def capture_action_distribution(actor_critic: Any) -> Iterator[_CapturedDistribu
 
 
 @baseline_registry.register_updater
-class L4TDistillPPO(PPO):
-    """habitat's PPO plus ``distill_coef`` (lambda) * distillation on guided steps."""
+class L4TDistillPPO(FusedAdam, PPO):
+    """habitat's PPO (with a fused Adam step, optimizer.py) plus ``distill_coef`` (lambda) * distillation on guided steps."""
 
     # The policy's action distribution this updater distils into, and the minibatch keys it reads.
     distribution_type = "categorical"
