@@ -10,10 +10,11 @@ imports). The set-ups (``SETUPS``):
 
 - ``old``: the MiniGrid default before the CPU work (envs in worker processes, habitat's Adam);
 - ``new``: today's default (no overrides: envs in process, fused Adam);
-- ``pointwise``: the default with the ``resnet18_64_pointwise`` student.
+- ``pointwise``: the default with the ``resnet18_64_pointwise`` student;
+- ``habitat_adam``: the default with habitat's own Adam in place of the fused step.
 
 Prints one line per set-up and, last, one JSON object with ``fps_old``,
-``fps_new``, ``ratio`` = fps_new / fps_old and ``fps_pointwise``.
+``fps_new``, ``ratio`` = fps_new / fps_old, ``fps_pointwise`` and ``fps_habitat_adam``.
 
     .venv/bin/python scripts/bench_ppo_fps.py [--task SimpleDoorKey] [--envs 16] [--steps 16384]
 """
@@ -37,6 +38,8 @@ SETUPS = {
             "habitat_baselines.updater_name=PPO", "habitat_baselines.distrib_updater_name=DDPPO"],
     "new": [],
     "pointwise": ["minigrid/student=resnet18_64_pointwise"],
+    # today's default with habitat's own Adam instead of the fused step (distill/optimizer.py): what fusing buys
+    "habitat_adam": ["habitat_baselines.updater_name=PPO", "habitat_baselines.distrib_updater_name=DDPPO"],
 }
 TIMERS = ("trainer.rollout_collect", "trainer.update_agent")
 
@@ -96,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "ratio": round(runs["new"]["fps"] / runs["old"]["fps"], 2),
         "wall_ratio": round(runs["old"]["wall_s"] / runs["new"]["wall_s"], 2),
         "fps_pointwise": runs["pointwise"]["fps"] if "pointwise" in runs else None,
+        "fps_habitat_adam": runs["habitat_adam"]["fps"] if "habitat_adam" in runs else None,
         **runs,
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
     }))
