@@ -6,9 +6,12 @@
 Separates skill and physics from plan quality: each step runs ``navigate to`` the task's target
 (pick) or goal (place) until it is done, then ``pick`` / ``place`` (policy.expected_skill's plan),
 and counts habitat's pick_success / place_success. Each failed episode is given its reason (habitat's
-force_terminate, a wrong or dropped object, or the step limit with the skill then running and how far the
-robot still was), so what limits the controllers can be told apart. Run from the folder holding data/.
-The last line is one JSON object (with the count of each reason).
+force_terminate with the robot part and the object of the strongest contact, a wrong or dropped object, or
+the step limit with the skill then running and how far the robot still was), so what limits the controllers
+can be told apart. Each episode also names the receptacle the task's object starts in (pick) or goes to
+(place), from the episode, and the summary counts success per kind of receptacle: an open drawer, the
+fridge, the sink or a surface. Run from the folder holding data/. The last line is one JSON object (with the
+count of each reason and the success per receptacle kind).
 
 ``--teacher`` lets the LLM teacher choose the skill instead (its most probable plan's action, as the
 ``rearrange/*_teacher`` evaluation does) and reports, per episode, on how many steps its skill differed
@@ -70,7 +73,8 @@ def main() -> None:
 
         teacher = RearrangeTeacher.from_config(config.llm4teach.teacher, env.observation_space, env.action_space)
     max_steps = int(config.habitat.environment.max_episode_steps)
-    successes, reasons, recorded = [], {}, 0
+    habitat_env = env.unwrapped.habitat_env  # habitat's Env under the gym wrapper: the episode and the simulator
+    successes, reasons, recorded, by_receptacle = [], {}, 0, {}
     for episode in range(args.episodes):
         obs, done, steps = env.reset(), False, 0
         wrong_skills: dict[str, int] = {}  # --teacher: the teacher's skill where it differs from the task's -> steps
@@ -96,6 +100,12 @@ def main() -> None:
             steps += 1
         successes.append(float(info[f"{args.task}_success"]))
         reason = "success" if successes[-1] else _failure_reason(args.task, info, steps, max_steps, *last)
+        if reason.startswith("force"):
+            reason += _strongest_robot_contact(habitat_env.sim)
+        receptacle = _receptacle(args.task, habitat_env.current_episode)
+        counts = by_receptacle.setdefault(_receptacle_kind(receptacle), [0, 0])
+        counts[0] += int(successes[-1])
+        counts[1] += 1
         reasons[reason.split(":")[0]] = reasons.get(reason.split(":")[0], 0) + 1
         if args.record_labels is not None:
             rows = list(situations.values())
@@ -109,10 +119,12 @@ def main() -> None:
             worst = max(wrong_skills, key=wrong_skills.get, default=None)
             plan_note = f"; teacher's skill differed on {sum(wrong_skills.values())} steps" + (
                 f", most often '{worst}' ({wrong_skills[worst]})" if worst else "")
-        print(f"episode {episode}: {args.task}_success {successes[-1]:.0f} after {steps} steps ({reason}{plan_note})", flush=True)
+        print(f"episode {episode}: {args.task}_success {successes[-1]:.0f} after {steps} steps, {receptacle} "
+              f"({reason}{plan_note})", flush=True)
     env.close()
     print(json.dumps({"task": args.task, "split": args.split, "episodes": len(successes),
                       "success": float(np.mean(successes)), "reasons": reasons, "labels_recorded": recorded,
+                      "success_by_receptacle": {kind: f"{won}/{n}" for kind, (won, n) in sorted(by_receptacle.items())},
                       "skills_by": "teacher" if teacher is not None else "task"}))
 
 
@@ -164,6 +176,51 @@ def _failure_reason(task: str, info: dict, steps: int, max_steps: int, label: st
         to_go = float(np.linalg.norm(perception.target_base - SHOULDER)) if perception.target_base is not None else float("nan")
         return f"step limit: '{label}' {status}, target {to_go:.2f} m from the shoulder"
     return f"ended: during '{label}' ({'holding' if held else 'empty-handed'})"
+
+
+def _receptacle(task: str, episode) -> str:
+    """Where the task's object starts (pick: its receptacle, from the episode's name_to_receptacle) or goes
+    (place: the goal furniture and link, from goal_receptacles), with that furniture's opened joints (an open
+    drawer or fridge door), e.g. 'kitchen_counter drawer_middle_top (open: 5)'."""
+    if task == "pick":
+        entry = episode.name_to_receptacle.get(next(iter(episode.targets)), "?|?")
+        handle, name = (entry.split("|", 1) + ["?"])[:2]
+    else:
+        handle, link = (list(episode.goal_receptacles[0]) + [None])[:2] if episode.goal_receptacles else ("?", None)
+        name = f"link {link}" if link is not None else "top"
+    furniture = handle.split(":")[0].rstrip("_").replace("frl_apartment_", "")
+    short = name.replace("receptacle_aabb_", "").replace("frl_apartment_", "").replace("_" + furniture, "")
+    short = short.replace("refrigerator", "") or short
+    opened = [joint for joint, value in (episode.ao_states or {}).get(handle, {}).items() if value]
+    return f"{furniture} {short}" + (f" (open: {', '.join(opened)})" if opened else "")
+
+
+def _receptacle_kind(receptacle: str) -> str:
+    """'drawer', 'fridge', 'sink' or 'surface' (tables, counters, the sofa, chairs, shelves)."""
+    for kind, marks in (("drawer", ("drawer",)), ("fridge", ("fridge", "refrigerator")), ("sink", ("sink",))):
+        if any(mark in receptacle for mark in marks):
+            return kind
+    return "surface"
+
+
+def _strongest_robot_contact(sim) -> str:
+    """' (<robot part> against <object>)' for the strongest contact the robot makes now, '' when none: which
+    part pushed past force_terminate's limit (the base, link -1, or an arm link) and into what."""
+    robot_id = sim.articulated_agent.sim_obj.object_id
+    contacts = [c for c in sim.get_physics_contact_points() if robot_id in (c.object_id_a, c.object_id_b)
+                and c.object_id_a != c.object_id_b]
+    if not contacts:
+        return ""
+    strongest = max(contacts, key=lambda c: abs(c.normal_force))
+    robot_is_a = strongest.object_id_a == robot_id
+    link = strongest.link_id_a if robot_is_a else strongest.link_id_b
+    other_id = strongest.object_id_b if robot_is_a else strongest.object_id_a
+    other = "the stage"
+    for manager in (sim.get_rigid_object_manager(), sim.get_articulated_object_manager()):
+        if manager.get_library_has_id(other_id):
+            other = manager.get_object_by_id(other_id).handle.split(":")[0].rstrip("_")
+    part = "base" if link < 0 else f"arm link {link}"
+    return f" ({part} against {other}, {abs(strongest.normal_force):.0f} N)"
 
 
 def _split(call: str) -> tuple[str, str, str]:
