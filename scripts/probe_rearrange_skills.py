@@ -1,7 +1,7 @@
 """The pick/place controllers alone, on the real simulator, with the plan the task calls for (no LLM).
 
     python scripts/probe_rearrange_skills.py pick|place [--episodes 12] [--split train]
-        [--record-labels FILE [--labels-per-episode 6]] [--teacher [--cache FILE]]
+        [--record-labels FILE [--labels-per-episode 6]] [--teacher [--cache FILE]] [KEY=VALUE ...]
 
 Separates skill and physics from plan quality: each step runs ``navigate to`` the task's target
 (pick) or goal (place) until it is done, then ``pick`` / ``place`` (policy.expected_skill's plan),
@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument("--labels-per-episode", type=int, default=6)
     parser.add_argument("--teacher", action="store_true", help="the LLM teacher chooses the skills (default: the task's plan)")
     parser.add_argument("--cache", type=Path, help="--teacher: the plan cache file (reused and extended)")
-    args = parser.parse_args()
+    parser.add_argument("overrides", nargs="*", help="config overrides, e.g. habitat.simulator.type=L4TRearrangeSim-v0")
+    args = parser.parse_intermixed_args()
 
     from habitat.config.default import patch_config
     from habitat.config.default_structured_configs import HabitatConfigPlugin, register_hydra_plugin
@@ -64,6 +65,7 @@ def main() -> None:
     overrides = ["habitat.simulator.habitat_sim_v0.gpu_device_id=-1", f"habitat.dataset.split={args.split}"]
     if args.cache is not None:
         overrides.append(f"llm4teach.teacher.cache_path={args.cache}")
+    overrides += args.overrides
     with initialize_config_dir(version_base=None, config_dir=str(CONFIG_DIR)):
         config = patch_config(compose(config_name=f"rearrange/{args.task}_llm4teach", overrides=overrides))
     env = make_gym_from_config(config)

@@ -7,6 +7,7 @@ import dataclasses
 import magnum as mn
 import numpy as np
 import pytest
+from conftest import CPU, compose_config
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.envs.rearrange.scene import decode_scene
@@ -207,3 +208,56 @@ def test_place_scene_holds_the_target_and_names_the_episodes_goal(place_env):
     goal_world = sim.articulated_agent.ee_transform().transform_point(mn.Vector3(*obs[keys.OBJ_GOAL_SENSOR][:3]))
     expected = np.array(sim.articulated_agent.base_transformation.inverted().transform_point(goal_world))
     assert np.linalg.norm(perception.target_base - expected) < 0.01
+
+
+def _floor_point(sim, point) -> mn.Vector3:
+    return mn.Vector3(point[0], sim.articulated_agent.base_pos[1], point[2])
+
+
+def _furniture(sim) -> dict:
+    robot = sim.articulated_agent.sim_obj.object_id
+    return {handle.split("_:")[0]: ao for handle, ao in
+            sim.get_articulated_object_manager().get_objects_by_handle_substring().items() if ao.object_id != robot}
+
+
+def test_habitats_navmesh_leaves_out_the_articulated_furniture(pick_env):
+    """The fault L4TRearrangeSim exists for: habitat-sim bakes only STATIC objects into RearrangeSim's recomputed
+    navmesh and ReplicaCAD's furniture is DYNAMIC, so the floor under the kitchen counter is navigable."""
+    pick_env.reset()
+    sim = _sim(pick_env)
+    assert type(sim).__name__ == "RearrangeSim"  # the configs keep habitat's own simulator
+    assert sim.pathfinder.is_navigable(_floor_point(sim, _furniture(sim)["kitchen_counter"].translation))
+
+
+def test_l4t_rearrange_sim_keeps_the_robot_out_of_the_articulated_furniture():
+    """With ``habitat.simulator.type=L4TRearrangeSim-v0`` the navmesh leaves out the floor under the counter and the
+    fridge, and under a drawer the episode opened, while the furniture stays DYNAMIC for physics."""
+    import habitat_sim
+    from habitat.gym import make_gym_from_config
+
+    from habitat_llm4teach.envs.rearrange.sim import SIM_NAME, L4TRearrangeSim
+
+    env = make_gym_from_config(compose_config("rearrange/pick_llm4teach", (*CPU, f"habitat.simulator.type={SIM_NAME}")))
+    try:
+        opened = None
+        for _ in range(30):  # the first train episode with a kitchen-counter drawer pulled open
+            env.reset()
+            sim = _sim(env)
+            assert isinstance(sim, L4TRearrangeSim)
+            furniture = _furniture(sim)
+            assert all(ao.motion_type == habitat_sim.physics.MotionType.DYNAMIC for ao in furniture.values())
+            assert sim.pathfinder.is_navigable(_floor_point(sim, sim.articulated_agent.base_pos))
+            for name in ("kitchen_counter", "fridge"):
+                assert not sim.pathfinder.is_navigable(_floor_point(sim, furniture[name].translation)), name
+            counter = furniture["kitchen_counter"]
+            # A prismatic joint (drawer) out by more than the robot's radius: its link stands over open floor.
+            drawers = [link for link in counter.get_link_ids()
+                       if counter.get_link_joint_type(link) == habitat_sim.physics.JointType.Prismatic
+                       and counter.joint_positions[counter.get_link_joint_pos_offset(link)] > 0.3]
+            if drawers:
+                opened = counter.get_link_scene_node(drawers[0]).absolute_translation
+                break
+        assert opened is not None, "no train episode opens a kitchen-counter drawer"
+        assert not sim.pathfinder.is_navigable(_floor_point(sim, opened))
+    finally:
+        env.close()

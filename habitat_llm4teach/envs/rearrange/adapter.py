@@ -1,4 +1,4 @@
-"""The only code that touches habitat-sim: the ``l4t_scene`` lab sensor (``L4TSceneSensor``).
+"""What the teacher reads from habitat-sim: the ``l4t_scene`` lab sensor (``L4TSceneSensor``).
 
 Every step it reads from the running ``RearrangeSim`` what the teacher's pure
 functions need and writes it as the flat float vector of ``scene.encode_scene``:

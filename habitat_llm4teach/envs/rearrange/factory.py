@@ -36,13 +36,14 @@ def render_device(requested: int, cuda_devices: int) -> int:
 
 
 def make_env(config: Any) -> Any:
-    """habitat's ``make_gym_from_config`` in an env worker, after registering our lab sensor there.
+    """habitat's ``make_gym_from_config`` in an env worker, after registering our lab sensor and simulator there.
 
-    Workers are fresh interpreters: they know ``L4TSceneSensor`` only when they import us.
+    Workers are fresh interpreters: they know ``L4TSceneSensor`` and ``L4TRearrangeSim-v0`` only when they import us.
     Under ``python -m habitat_llm4teach.run`` the forkserver's preloaded ``__main__`` did that;
     from any other entry point (a benchmark, a test, a user's script) this does.
     """
     from habitat_llm4teach.envs.rearrange import adapter  # noqa: F401  (registers L4TSceneSensor)
+    from habitat_llm4teach.envs.rearrange import sim  # noqa: F401  (registers L4TRearrangeSim-v0)
 
     return make_gym_from_config(config)
 
