@@ -23,7 +23,9 @@ no GPU is visible) and leaves ``<out>/<part>.json``; a rerun reuses finished par
   what the teacher costs after it.
 
 Every teacher-on record also gives the guided fraction averaged over its updates and the
-plan cache's size at the start and the end.
+plan cache's size at the start and the end. Each teacher-alone success comes with its 95 % Wilson
+interval (``teacher_pick_success_ci95``): over 20 episodes one episode is 0.05, and habitat's pick task
+draws the robot's start pose at random on every reset, so a figure near a target needs its spread beside it.
 
 The last line is one JSON object with every figure.
 """
@@ -48,6 +50,16 @@ from habitat_llm4teach.teacher.guidance import GUIDED_FRAC, PLAN_CACHE_HIT_RATE
 
 EPISODES = "data/datasets/replica_cad/rearrange/v2/{split}/rearrange_easy.json.gz"
 AVERAGE = re.compile(r"Average episode (\S+): ([-\d.]+)")
+
+
+def wilson_interval(successes: int, episodes: int, z: float = 1.959964) -> tuple[float, float]:
+    """95 % (z) Wilson score interval of a success rate of ``successes`` out of ``episodes``."""
+    if episodes < 1 or not 0 <= successes <= episodes:
+        raise ValueError(f"need 0 <= successes <= episodes and episodes >= 1, got {successes} of {episodes}")
+    rate = successes / episodes
+    centre = (rate + z * z / (2 * episodes)) / (1 + z * z / episodes)
+    half = z / (1 + z * z / episodes) * (rate * (1 - rate) / episodes + z * z / (4 * episodes * episodes)) ** 0.5
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def episodes_in_split(split: str) -> int:
@@ -210,6 +222,8 @@ def main() -> None:
         if f"teacher_{task}" in results:
             record = results[f"teacher_{task}"]
             summary[f"teacher_{task}_success"] = record["success"]
+            low, high = wilson_interval(round(record["success"] * record["episodes"]), record["episodes"])
+            summary[f"teacher_{task}_success_ci95"] = [round(low, 3), round(high, 3)]
             summary[f"teacher_{task}_skill_correct"] = record["skill_correct"]
             summary[f"teacher_{task}_episodes"] = record["episodes"]
     for name in ("sps_teacher_on", "sps_teacher_off", "sps_teacher_on_warm"):
