@@ -28,6 +28,7 @@ from omegaconf import DictConfig
 
 from habitat_llm4teach import gym_notice, registration, sim_optional
 from habitat_llm4teach.config.structured import CONFIG_DIR, L4TConfigPlugin
+from habitat_llm4teach.envs.minigrid.factory import MiniGridVectorEnvFactory, unbiased_eval_counts
 from habitat_llm4teach.envs.rearrange.requirements import check_rearrange_ready, is_rearrange_config
 from habitat_llm4teach.errors import ConfigError
 
@@ -76,7 +77,7 @@ def prepare_run(cfg: DictConfig) -> DictConfig:
     hb = cfg.habitat_baselines
     if is_rearrange_config(cfg):
         check_rearrange_ready(cfg)  # habitat-sim and the data, before any env process starts
-    hydra.utils.instantiate(hb.vector_env_factory)  # validates task/view with a clear error
+    env_factory = hydra.utils.instantiate(hb.vector_env_factory)  # validates task/view with a clear error
     for folder in (hb.checkpoint_folder, hb.tensorboard_dir, hb.video_dir, os.path.dirname(hb.log_file)):
         if folder:
             os.makedirs(folder, exist_ok=True)
@@ -91,6 +92,16 @@ def prepare_run(cfg: DictConfig) -> DictConfig:
         # this config to the evaluator; building both from this config keeps them consistent.
         with read_write(cfg):
             cfg.habitat_baselines.load_resume_state_config = False
+        if isinstance(env_factory, MiniGridVectorEnvFactory):
+            episodes, num_envs = unbiased_eval_counts(hb.test_episode_count, hb.num_environments)
+            if (episodes, num_envs) != (hb.test_episode_count, hb.num_environments):
+                logger.info(
+                    f"evaluating {episodes} episodes, {episodes // num_envs} in each of {num_envs} envs (asked: "
+                    f"{hb.test_episode_count} with {hb.num_environments} envs): equal quotas keep habitat's "
+                    "evaluator from stopping with the long episodes still running"
+                )
+            with read_write(cfg):
+                hb.test_episode_count, hb.num_environments = episodes, num_envs
     return cfg
 
 

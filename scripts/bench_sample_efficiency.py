@@ -5,7 +5,9 @@ surpasses its teacher. Several tasks, several seeds, one resumable results folde
 Both arms use the same trainer (``llm4teach``) and config; PPO is the same run with
 ``llm4teach.distill.schedule=none`` (no teacher, lambda = 0). For each task:
 
-1. the teacher acting alone is evaluated on ``--eval-episodes`` episodes through habitat's evaluator. Its
+1. the teacher acting alone is evaluated on ``--eval-episodes`` episodes through habitat's evaluator, each env
+   playing an equal share (habitat's own stops at the first N episodes to end and drops the long ones still
+   running, which flatters success: envs/minigrid/factory.py; records made before say ``first_to_end``). Its
    success sets the task's *level*: 90 %, or the teacher's own success where that is lower (the issue's rule:
    a student cannot be asked to reach 90 % sooner than a teacher that never gets there);
 2. LLM4Teach trains for the task's budget of env steps per seed (``BUDGETS``: 300k, and 1M for TwoDoor, whose
@@ -17,7 +19,9 @@ Both arms use the same trainer (``llm4teach``) and config; PPO is the same run w
    ``--schedule paper`` keeps the paper's schedule (lambda still ~8.5 at 300k steps);
 3. each student's final checkpoint is evaluated like the teacher;
 4. PPO trains until its success over the last 100 episodes reaches the level, or it has used ``--ppo-factor``
-   times the mean steps LLM4Teach needed to get there (the whole LLM4Teach budget when it did not).
+   times the mean steps LLM4Teach needed to get there (the whole LLM4Teach budget when it did not). That mean
+   is over the seeds asked for, so resume an unfinished PPO run with the seeds it was started with: with other
+   seeds its budget differs, and the run is kept and refused with that advice rather than started over.
 
 PPO runs come after every task's LLM4Teach runs, since they are the long part.
 
@@ -103,6 +107,12 @@ def extendable(started: dict, settings: dict) -> bool:
     return started.get("budget", 0) < settings["budget"] and others == {k: v for k, v in settings.items() if k != "budget"}
 
 
+def same_but_budget(started: dict, settings: dict) -> bool:
+    """Whether ``started`` and ``settings`` differ in the budget alone."""
+    return ({k: v for k, v in started.items() if k != "budget"} == {k: v for k, v in settings.items() if k != "budget"}
+            and started.get("budget") != settings["budget"])
+
+
 def run_logged(cmd: list[str], log_path: Path, label: str) -> tuple[int, str]:
     """Run ``cmd`` with all its output in ``log_path``; echo its progress line at most once a minute."""
     print(f"$ {' '.join(cmd[1:])}", flush=True)
@@ -156,6 +166,12 @@ def train(
         old = extend_resume_state(resume_state, steps)
         record_path.unlink(missing_ok=True)
         print(f"training on the run in {run_dir} from {old} to {steps} env steps (its resume state)", flush=True)
+    elif run_dir.exists() and started is not None and same_but_budget(started, settings) and resume_state.exists():
+        # Only the budget differs, and it is smaller: PPO's budget is a mean over the seeds asked for, so asking for
+        # fewer seeds than the run was started with must not cost the steps already trained.
+        sys.exit(f"{label}: {run_dir} holds an unfinished run started with a budget of {started['budget']} env steps, "
+                 f"now {steps}. PPO's budget is --ppo-factor x the mean over the seeds asked for: rerun with the "
+                 f"seeds it was started with (e.g. --seeds 1 2 3) to resume it, or delete {run_dir} to start over.")
     elif run_dir.exists() and started != settings:
         print(f"clearing {run_dir}: an unfinished run with other settings", flush=True)
         shutil.rmtree(run_dir)
@@ -195,7 +211,7 @@ def train(
 
 def evaluate(
     config: str, episodes: int, run_dir: Path, extra: Sequence[str], label: str, teacher: Optional[dict], report_only: bool,
-    trained_steps: Optional[int] = None,
+    trained_steps: Optional[int] = None, record_name: str = "bench_eval.json",
 ) -> Optional[dict]:
     """Habitat's evaluator on ``episodes`` episodes (no videos): ``{"success", "return", ...}`` (None: not run yet).
 
@@ -204,27 +220,47 @@ def evaluate(
     ``<run_dir>/bench_eval.json`` and reused like training records; a student's names the budget its
     checkpoint was trained to (``trained_steps``), so a run trained on is evaluated again.
     """
-    record_path = run_dir / "bench_eval.json"
-    settings = {"config": config, "episodes": episodes, "overrides": list(extra), **(teacher or {})}
+    record_path = run_dir / record_name
+    settings = {"config": config, "episodes": episodes, "overrides": list(extra), **(teacher or {}),
+                "evaluator": EQUAL_QUOTAS}
     if trained_steps is not None:
         settings["trained_steps"] = trained_steps
     record = finished(record_path, settings, label)
+    if record is None:
+        # A record from before equal quotas is kept, named for what it is: a teacher's sets its task's level and
+        # the schedule of every run already made, and most students' checkpoints are not kept (not committed).
+        record = finished(record_path, {k: v for k, v in settings.items() if k != "evaluator"}, label)
+        if record is not None and "evaluator" in record:
+            record = None  # made another way than asked: evaluate again
+        elif record is not None:
+            print(f"  {label}: evaluated by habitat's first {episodes} episodes to end", flush=True)
+            record = {**record, "evaluator": FIRST_TO_END}
     if record or report_only:
         return record
+    # Equal quotas (envs/minigrid/factory.py) with as many envs as divide the episodes, so exactly that many count.
+    num_envs = max(d for d in range(1, 17) if episodes % d == 0)
     cmd = [
         sys.executable, "-m", "habitat_llm4teach.run", f"--config-name={config}",
         "habitat_baselines.evaluate=True", f"habitat_baselines.test_episode_count={episodes}",
+        *([f"habitat_baselines.num_environments={num_envs}"] if num_envs >= 4 else []),
         "habitat_baselines.eval.video_option=[]", *extra,
     ]
-    returncode, out = run_logged(cmd, run_dir / "bench_eval_output.txt", label)
+    output = run_dir / record_name.replace(".json", "_output.txt")
+    returncode, out = run_logged(cmd, output, label)
     success = re.search(r"Average episode success: ([0-9.]+)", out)
     reward = re.search(r"Average episode reward: ([-0-9.]+)", out)
     if returncode != 0 or success is None or reward is None:
-        sys.exit(f"{label} failed (exit {returncode}), see {run_dir / 'bench_eval_output.txt'}:\n{out[-3000:]}")
+        sys.exit(f"{label} failed (exit {returncode}), see {output}:\n{out[-3000:]}")
     record = {**settings, "success": float(success.group(1)), "return": float(reward.group(1))}
     record_path.write_text(json.dumps(record, indent=2))
     print(f"{label}: success {record['success']:.2f}, return {record['return']:.3f}", flush=True)
     return record
+
+
+# How an evaluation record was made: every env plays the same number of episodes (since this was added), or
+# habitat's evaluator stopped at the first N episodes to end with the others still running (before).
+EQUAL_QUOTAS, FIRST_TO_END = "equal_quotas", "first_to_end"
+RECHECK = "bench_eval_equal_quotas.json"  # --recheck-evals: the same evaluation with equal quotas, beside the first
 
 
 def steps_to_level(records: list[dict], level: float) -> list[Optional[int]]:
@@ -250,6 +286,8 @@ class TaskBench:
         self.teacher_eval: Optional[dict] = None
         self.llm4teach: list[Optional[dict]] = []
         self.student_evals: list[Optional[dict]] = []
+        self.teacher_recheck: Optional[dict] = None
+        self.student_rechecks: list[Optional[dict]] = []
         self.ppo: list[Optional[dict]] = []
         self.ppo_budget: Optional[int] = None
         self.budget: int = args.budget or BUDGETS[task]
@@ -289,6 +327,30 @@ class TaskBench:
             self.student_evals.append(evaluate(
                 "minigrid/llm4teach", self.args.eval_episodes, run_dir, [*self.groups, f"llm4teach.run_dir={run_dir}"],
                 f"{self.task} student seed {seed}", self.teacher_identity, report_only, trained_steps=record["budget"],
+            ))
+
+    def recheck_evals(self, run: bool) -> None:
+        """Each evaluation made by habitat's first N episodes to end, made again with equal quotas (``RECHECK``
+        beside it; ``run``: make the missing ones where the checkpoint is here, else only read them)."""
+        if self.teacher_eval is None:
+            return
+        teacher_dir = self.folder / "teacher_only"
+        self.teacher_recheck = self.teacher_eval if self.teacher_eval["evaluator"] == EQUAL_QUOTAS else evaluate(
+            "minigrid/teacher", self.args.eval_episodes, teacher_dir,
+            [self.groups[0], f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={self.cache}"],
+            f"{self.task} teacher alone, equal quotas", self.teacher_identity, not run, record_name=RECHECK,
+        )
+        records = [r for r in self.llm4teach if r]
+        for record, first in zip(records, self.student_evals):
+            run_dir = REPO / record["run_dir"]
+            if first is not None and first["evaluator"] == EQUAL_QUOTAS:
+                self.student_rechecks.append(first)
+                continue
+            self.student_rechecks.append(evaluate(
+                "minigrid/llm4teach", self.args.eval_episodes, run_dir, [*self.groups, f"llm4teach.run_dir={run_dir}"],
+                f"{self.task} student seed {record['seed']}, equal quotas", self.teacher_identity,
+                not (run and (run_dir / "checkpoints" / "latest.pth").exists()), trained_steps=record["budget"],
+                record_name=RECHECK,
             ))
 
     def run_ppo(self, report_only: bool) -> None:
@@ -349,6 +411,12 @@ class TaskBench:
             "ratio_is_lower_bound": lower_bound,
             "llm4teach_eval_success": student,
             "llm4teach_eval_success_per_seed": [e["success"] for e in evals],
+            "llm4teach_eval_evaluator_per_seed": [e.get("evaluator") for e in evals],
+            "teacher_evaluator": teacher.get("evaluator") if teacher else None,
+            # The same evaluations with equal quotas (--recheck-evals); None where not made (no checkpoint here).
+            "teacher_success_equal_quotas": self.teacher_recheck["success"] if self.teacher_recheck else None,
+            "llm4teach_eval_success_equal_quotas_per_seed": [r["success"] if r else None for r in self.student_rechecks],
+            "llm4teach_eval_return_equal_quotas_per_seed": [r["return"] if r else None for r in self.student_rechecks],
             "llm4teach_eval_return": mean_or_none([e["return"] for e in evals]),
             "llm4teach_final_success": mean_or_none([r["final_success"] for r in llm4teach]),
             "llm4teach_final_return": mean_or_none([r["final_return"] for r in llm4teach]),
@@ -393,6 +461,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="adaptive: fade once the student's windowed success exceeds teacher success + this")
     parser.add_argument("--fade-updates", type=int, default=50, help="adaptive: updates over which lambda fades to the floor")
     parser.add_argument("--report-only", action="store_true", help="write the report from existing records; run nothing")
+    parser.add_argument("--recheck-evals", action="store_true",
+                        help="evaluate again, with equal quotas, what habitat's first-N-to-end evaluator measured (the "
+                             "teacher alone; each student whose checkpoint is here); trains nothing")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for both arms, e.g. habitat_baselines.num_environments=8")
     args = parser.parse_args(argv)
     if len(args.seeds) < 1 or (args.budget is not None and args.budget < 1) or args.fade_updates < 1 or not -1 <= args.margin <= 1:
@@ -410,10 +481,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     benches = [TaskBench(task, args, teacher_identity) for task in args.tasks]
     start = time.perf_counter()
     for bench in benches:  # the shorter part first, for every task: a stopped session leaves whole tasks
-        bench.run_llm4teach(args.report_only)
+        bench.run_llm4teach(args.report_only or args.recheck_evals)
+        bench.recheck_evals(args.recheck_evals and not args.report_only)
     if args.arms == "both":
         for bench in benches:
-            bench.run_ppo(args.report_only)
+            bench.run_ppo(args.report_only or args.recheck_evals)
 
     reports = {bench.task: bench.report() for bench in benches}
     panels = [panel for bench in benches if (panel := bench.panel())]

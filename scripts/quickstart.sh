@@ -2,16 +2,19 @@
 # README command 1, the main job: train an LLM4Teach student on the paper's SimpleDoorKey with the
 # embedded default LLM teacher (fetched once from PyPI), evaluate it, write videos with the teacher's
 # plan and skill on every frame, and plot success vs env steps (student, teacher alone, and a plain
-# PPO baseline when $BASELINE holds one). Extra arguments are Hydra overrides for training and
-# evaluation, e.g. habitat_baselines.num_environments=8.
-#   STEPS=150000 scripts/quickstart.sh          # a longer budget
+# PPO baseline when $BASELINE holds one). Training stops once the student's success over its last 100
+# training episodes reaches $STOP_AT (0.9), or after $STEPS env steps (200k) when it does not: the
+# steps a run needs vary by seed and by when the non-blocking teacher's answers arrive (68k-100k+).
+# Extra arguments are Hydra overrides for training and evaluation, e.g. habitat_baselines.num_environments=8.
+#   STOP_AT=none STEPS=150000 scripts/quickstart.sh   # train the whole budget
 #   CONFIG=minigrid/ppo STEPS=8192 scripts/quickstart.sh   # stock habitat PPO smoke run
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/bootstrap.sh
 
 config=${CONFIG:-minigrid/llm4teach}
-steps=${STEPS:-100000}
+steps=${STEPS:-200000}
+stop_at=${STOP_AT:-0.9}
 run_dir=${RUN_DIR:-data/runs/quickstart/simpledoorkey_$(basename "$config")}
 baseline=${BASELINE:-data/runs/quickstart/simpledoorkey_plain_ppo}
 teacher_episodes=${TEACHER_EPISODES:-50}
@@ -25,8 +28,14 @@ if (( uses_teacher )); then
   $py scripts/fetch_model.py
 fi
 
-echo "== Training $config for $steps environment steps (CPU is fine) =="
-$py -m habitat_llm4teach.run "${common[@]}" "habitat_baselines.total_num_steps=$steps" "$@"
+stop=()
+if [[ "$stop_at" == none ]]; then
+  echo "== Training $config for $steps environment steps (CPU is fine) =="
+else
+  stop=("llm4teach.stop_at_success=$stop_at")
+  echo "== Training $config until its last 100 episodes reach success $stop_at, at most $steps env steps (CPU is fine) =="
+fi
+$py -m habitat_llm4teach.run "${common[@]}" "habitat_baselines.total_num_steps=$steps" "${stop[@]}" "$@"
 
 echo "== Evaluating the latest checkpoint and writing videos =="
 overlay=()
@@ -47,14 +56,25 @@ if (( uses_teacher )); then
 fi
 
 student=$(sed -n 's/.*Average episode success: \([0-9.]*\).*/\1/p' "$run_dir/eval.log" | tail -1)
+# The episodes an evaluation counted, from habitat's progress bar (MiniGrid rounds the count up to a multiple
+# of the envs: every env plays the same number).
+counted() { tr '\r' '\n' < "$1" | sed -n 's/^.* \([0-9][0-9]*\)\/\([0-9][0-9]*\) \[.*/\2/p' | tail -1; }
+evaluated=$(counted "$run_dir/eval.log")
+level=$([[ "$stop_at" == none ]] && echo 0.9 || echo "$stop_at")
+reached=$($py -c "import sys; from habitat_llm4teach.distill.episodes import load_episodes
+e, level = load_episodes(sys.argv[1]), float(sys.argv[2]); s = e.steps_to(level); w = e.success[-100:]
+print(f'{int(e.step[-1])} env steps; success over the last {len(w)} episodes {w.mean():.2f}; '
+      + (f'{level} first reached at {s} env steps' if s is not None else f'{level} not reached (STEPS=... trains longer)'))" \
+  "$abs" "$level")
 echo
 echo "Run folder:   $abs"
 echo "Checkpoints:  $abs/checkpoints"
 echo "TensorBoard:  $py -m tensorboard.main --logdir $abs/tb"
 echo "Videos:       $(find "$abs/videos" -name '*.mp4' | wc -l) mp4 files in $abs/videos"
-echo "Student eval: success ${student:-?} over $(sed -n 's/.*test_episode_count: *\([0-9]*\).*/\1/p' "$abs/.hydra/config.yaml" | head -1) episodes"
+echo "Training:     $reached"
+echo "Student eval: success ${student:-?} over ${evaluated:-?} episodes"
 if (( uses_teacher )); then
-  echo "Teacher only: success ${teacher:-?} over $teacher_episodes episodes"
+  echo "Teacher only: success ${teacher:-?} over $(counted "$run_dir/teacher_only.log") episodes"
   echo "Plot:         $abs/success_vs_steps.png"
   echo "Episodes:     $abs/episodes.rank0.csv (step, success, reward of every training episode)"
 fi

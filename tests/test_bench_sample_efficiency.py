@@ -161,16 +161,73 @@ def test_a_run_made_with_a_smaller_budget_trains_on_from_its_resume_state(tmp_pa
     state = load_checkpoint_file(resume)
     assert state["config"].habitat_baselines.total_num_steps == 2000
     assert state["requeue_stats"]["_last_checkpoint_percent"] == 0.25  # the same steps between checkpoints
-    # Other settings, or a smaller budget, still start over.
+    # Other settings, or a smaller budget, are not trained on.
     assert not bench.extendable(old, {"seed": 1, "budget": 2000, "overrides": ["a=2"]})
     assert not bench.extendable({**old, "budget": 3000}, {**old, "budget": 2000})
 
 
+def test_an_unfinished_run_asked_for_with_a_smaller_budget_is_kept_not_cleared(tmp_path, monkeypatch):
+    # PPO's budget is a mean over the seeds asked for: `--seeds 2` alone gives seed 2 another budget than
+    # `--seeds 1 2 3` did, and must not throw away the steps that run already trained.
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    started = {"seed": 2, "budget": 456586, "overrides": ["a=1"]}
+    (run_dir / "bench_started.json").write_text(json.dumps(started))
+    (run_dir / "checkpoints" / ".habitat-resume-state.pth").write_bytes(b"resume state")
+    _fake_run(monkeypatch, steps_done=435920, successes=[0] * 150)
+    with pytest.raises(SystemExit, match=r"started with a budget of 456586 env steps, now 435920.*--seeds 1 2 3"):
+        bench.train("minigrid/llm4teach", run_dir, 2, 435920, ["a=1"], None, "PPO seed 2", report_only=False)
+    assert (run_dir / "checkpoints" / ".habitat-resume-state.pth").read_bytes() == b"resume state"
+    assert json.loads((run_dir / "bench_started.json").read_text()) == started
+    # Other overrides are other settings: that run is cleared and started over.
+    (run_dir / "checkpoints" / ".habitat-resume-state.pth").write_bytes(b"resume state")
+    _fake_run(monkeypatch, steps_done=1000, successes=[0] * 150)
+    bench.train("minigrid/llm4teach", run_dir, 2, 1000, ["a=2"], None, "PPO seed 2", report_only=False)
+    assert not (run_dir / "checkpoints" / ".habitat-resume-state.pth").exists()
+
+
 def test_a_students_evaluation_is_tied_to_the_budget_its_checkpoint_was_trained_to(tmp_path, capsys):
-    record = {"config": "c", "episodes": 10, "overrides": [], "trained_steps": 1000, "success": 0.5, "return": 0.1}
+    record = {"config": "c", "episodes": 10, "overrides": [], "trained_steps": 1000, "success": 0.5, "return": 0.1,
+              "evaluator": bench.EQUAL_QUOTAS}
     (tmp_path / "bench_eval.json").write_text(json.dumps(record))
     assert bench.evaluate("c", 10, tmp_path, [], "eval", None, report_only=True, trained_steps=1000)["success"] == 0.5
     assert bench.evaluate("c", 10, tmp_path, [], "eval", None, report_only=True, trained_steps=2000) is None
+
+
+def test_an_evaluation_from_before_equal_quotas_is_kept_and_named_for_what_it_is(tmp_path, capsys):
+    # Before equal quotas habitat's evaluator counted the first episodes to end. Such a record stays (a teacher's sets
+    # the level and schedule of the runs made with it), flagged, so the report says which evaluator made each figure.
+    record = {"config": "c", "episodes": 10, "overrides": [], "trained_steps": 1000, "success": 0.5, "return": 0.1}
+    (tmp_path / "bench_eval.json").write_text(json.dumps(record))
+    kept = bench.evaluate("c", 10, tmp_path, [], "eval", None, report_only=True, trained_steps=1000)
+    assert kept["evaluator"] == bench.FIRST_TO_END and kept["success"] == 0.5
+    assert "evaluated by habitat's first 10 episodes to end" in capsys.readouterr().out
+    assert bench.evaluate("c", 10, tmp_path, [], "eval", None, report_only=True, trained_steps=2000) is None
+    (tmp_path / "bench_eval.json").write_text(json.dumps({**record, "evaluator": "another"}))
+    assert bench.evaluate("c", 10, tmp_path, [], "eval", None, report_only=True, trained_steps=1000) is None
+
+
+def test_recheck_evaluates_again_with_equal_quotas_what_has_a_checkpoint_and_reports_it(tmp_path, monkeypatch):
+    task = bench.TaskBench("LavaDoorKey", _args(tmp_path), {})
+    task.teacher_eval = {"success": 0.85, "return": 0.7, "evaluator": bench.FIRST_TO_END}
+    kept, redone = _run(tmp_path / "s1", [1] * 5), _run(tmp_path / "s2", [1] * 5)
+    task.llm4teach = [{**kept, "seed": 1, "budget": 1000}, {**redone, "seed": 2, "budget": 1000}]
+    task.student_evals = [{"success": 0.94, "return": 0.6, "evaluator": bench.FIRST_TO_END}] * 2
+    (tmp_path / "s2" / "checkpoints").mkdir()
+    (tmp_path / "s2" / "checkpoints" / "latest.pth").write_bytes(b"weights")  # only seed 2's checkpoint is here
+    made = []
+
+    def fake(config, episodes, run_dir, extra, label, teacher, report_only, trained_steps=None, record_name=""):
+        assert record_name == bench.RECHECK
+        made.append((run_dir.name, report_only))
+        return None if report_only else {"success": 0.81 if trained_steps is None else 0.86, "return": 0.5}
+
+    monkeypatch.setattr(bench, "evaluate", fake)
+    task.recheck_evals(run=True)
+    assert made == [("teacher_only", False), ("s1", True), ("s2", False)]
+    report = task.report()
+    assert report["teacher_success"] == 0.85 and report["teacher_success_equal_quotas"] == 0.81
+    assert report["llm4teach_eval_success_equal_quotas_per_seed"] == [None, 0.86]
 
 
 def test_each_task_has_its_budget_unless_one_is_given(tmp_path):

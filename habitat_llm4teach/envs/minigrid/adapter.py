@@ -56,6 +56,9 @@ class MiniGridEnvSpec:
     episode_prefix: str
     max_steps: Optional[int] = None
     ego_window: int = 11  # cells on a side of the egocentric crop (odd)
+    # Evaluation: this env's quota of episodes (0: unbounded). After it, episode ids repeat, and habitat's evaluator
+    # pauses an env whose next episode it has already counted: every env then plays exactly its quota.
+    episodes: int = 0
 
 
 class MiniGridHabitatEnv(gym.Env):
@@ -83,8 +86,8 @@ class MiniGridHabitatEnv(gym.Env):
         self.observation_space = spaces.Dict(obs_spaces)
         self.action_space = spaces.Discrete(int(self._env.action_space.n))
         self.original_action_space = self.action_space
-        # Procedurally generated: the number of distinct episodes is unknown.
-        self.number_of_episodes = -1
+        # Procedurally generated: the number of distinct episodes is unknown, unless the env has a quota.
+        self.number_of_episodes = spec.episodes if spec.episodes > 0 else -1
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -96,13 +99,18 @@ class MiniGridHabitatEnv(gym.Env):
 
     def _new_episode(self) -> Episode:
         episode = Episode(
-            episode_id=f"{self._spec.episode_prefix}{self._episode_count}",
+            episode_id=f"{self._spec.episode_prefix}{self._episode_id()}",
             scene_id=self._spec.env_id,
             start_position=[],
             start_rotation=[],
         )
         self._episode_count += 1
         return episode
+
+    def _episode_id(self) -> int:
+        # Episode 0 is a placeholder (habitat reads current_episode before the first reset); with a quota q the
+        # ids of episodes 1..q are distinct, and episode q + 1 repeats episode 1's.
+        return self._episode_count % self._spec.episodes if self._spec.episodes > 0 else self._episode_count
 
     def reset(self, **kwargs: Any) -> dict[str, np.ndarray]:
         view_obs, _ = self._env.reset(seed=self._seed)

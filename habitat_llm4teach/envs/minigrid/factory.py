@@ -45,6 +45,28 @@ def resolve_task(task: str) -> str:
     )
 
 
+def eval_episodes_per_env(test_episode_count: int, num_envs: int) -> int:
+    """Each env's quota when ``num_envs`` envs evaluate ``test_episode_count`` episodes (rounded up).
+
+    habitat's evaluator stops once it has counted that many episodes, dropping the ones still running: with
+    unbounded envs those are the long ones (timeouts), which biases success up. Equal quotas remove that bias
+    when ``test_episode_count`` is a multiple of ``num_envs`` (:func:`unbiased_eval_counts` makes it one).
+    """
+    return -(-test_episode_count // num_envs)
+
+
+def unbiased_eval_counts(test_episode_count: int, num_envs: int) -> tuple[int, int]:
+    """``(test_episode_count, num_envs)`` for an evaluation where every env plays the same number of episodes:
+    no more envs than episodes, and the episode count rounded up to a multiple of the envs."""
+    if test_episode_count < 1:
+        raise ConfigError(
+            f"habitat_baselines.test_episode_count must be >= 1 for MiniGrid (its episodes are generated without "
+            f"end), got {test_episode_count}"
+        )
+    num_envs = min(num_envs, test_episode_count)
+    return eval_episodes_per_env(test_episode_count, num_envs) * num_envs, num_envs
+
+
 class MiniGridVectorEnvFactory(VectorEnvFactory):
     def __init__(
         self,
@@ -92,6 +114,9 @@ class MiniGridVectorEnvFactory(VectorEnvFactory):
             third = policy_hidden.get(keys.THIRD_RGB)
             third_person_size = int(third.height) if third is not None else 0
         rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        episodes_per_env = 0
+        if config.habitat_baselines.evaluate and config.habitat_baselines.test_episode_count > 0:
+            episodes_per_env = eval_episodes_per_env(config.habitat_baselines.test_episode_count, num_envs)
         specs = [
             (
                 MiniGridEnvSpec(
@@ -103,6 +128,7 @@ class MiniGridVectorEnvFactory(VectorEnvFactory):
                     episode_prefix=f"r{rank}e{index}-",
                     max_steps=self.max_steps,
                     ego_window=self.ego_window,
+                    episodes=episodes_per_env,
                 ),
             )
             for index in range(num_envs)

@@ -52,6 +52,18 @@ def test_episode_ids_unique_across_envs_and_episodes():
     assert len(ids) == 9
 
 
+def test_an_evaluation_quota_repeats_the_first_id_after_it():
+    # habitat's evaluator pauses an env whose next episode id it has already counted.
+    env = make_minigrid_env(MiniGridEnvSpec("MiniGrid-Empty-5x5-v0", "egocentric", 64, 0, 0, "r0e0-", episodes=3))
+    assert env.number_of_episodes == 3
+    ids = []
+    for _ in range(4):
+        env.reset()
+        ids.append(env.current_episode.episode_id)
+    assert len(set(ids[:3])) == 3 and ids[3] == ids[0]
+    assert make().number_of_episodes == -1  # training: no quota, ids never repeat
+
+
 def walk(env, steps, seed=0):
     rng = np.random.default_rng(seed)
     for _ in range(steps):

@@ -64,3 +64,13 @@ def test_bad_factory_arguments():
         MiniGridVectorEnvFactory(image_size=4)
     with pytest.raises(ConfigError, match="workers 'threads'"):
         MiniGridVectorEnvFactory(workers="threads")
+
+
+def test_evaluation_counts_give_every_env_the_same_quota():
+    from habitat_llm4teach.envs.minigrid.factory import unbiased_eval_counts
+
+    assert unbiased_eval_counts(8, 16) == (8, 8)  # no more envs than episodes
+    assert unbiased_eval_counts(100, 16) == (112, 16)  # rounded up to 7 in each env
+    assert unbiased_eval_counts(100, 10) == (100, 10)
+    with pytest.raises(ConfigError, match="test_episode_count must be >= 1"):
+        unbiased_eval_counts(-1, 16)
