@@ -103,14 +103,16 @@ def finished(record_path: Path, settings: dict, label: str) -> Optional[dict]:
 
 def extendable(started: dict, settings: dict) -> bool:
     """Whether a run started with ``started`` can be trained on to ``settings``: the same but for a smaller budget."""
-    others = {k: v for k, v in started.items() if k != "budget"}
-    return started.get("budget", 0) < settings["budget"] and others == {k: v for k, v in settings.items() if k != "budget"}
+    return started.get("budget", 0) < settings["budget"] and without_budget(started) == without_budget(settings)
 
 
 def same_but_budget(started: dict, settings: dict) -> bool:
     """Whether ``started`` and ``settings`` differ in the budget alone."""
-    return ({k: v for k, v in started.items() if k != "budget"} == {k: v for k, v in settings.items() if k != "budget"}
-            and started.get("budget") != settings["budget"])
+    return without_budget(started) == without_budget(settings) and started.get("budget") != settings["budget"]
+
+
+def without_budget(settings: dict) -> dict:
+    return {k: v for k, v in settings.items() if k != "budget"}
 
 
 def run_logged(cmd: list[str], log_path: Path, label: str) -> tuple[int, str]:
