@@ -341,13 +341,19 @@ class L4TTrainer(PPOTrainer):
         finally:
             torch.set_num_threads(self._rollout_threads)
         self._episodes.end_rollout()
-        self._check_stop_at_success()
 
         if self._teacher is not None and not self._teacher_retired:
             losses.update(self._teacher.pop_stats())
             if rank0_only():
                 self._teacher.save_cache()
         self._agent.updater.trainer_state = self._trainer_state()
+        return losses
+
+    def _coalesce_post_step(self, losses: dict[str, float], count_steps_delta: int) -> dict[str, float]:
+        # habitat adds the rollout's steps to num_steps_done here, after _update_agent: deciding the stop here
+        # (every rank calls it) logs the steps actually trained, the count the final checkpoint saves.
+        losses = super()._coalesce_post_step(losses, count_steps_delta)
+        self._check_stop_at_success()
         return losses
 
     def _check_stop_at_success(self) -> None:
