@@ -69,6 +69,8 @@ from habitat_llm4teach.distill.training_log import parse_progress_lines  # noqa:
 TASKS = ["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey", "TwoDoor"]
 THRESHOLD = 0.9
 PROGRESS_EVERY_S = 60.0
+MAX_EVAL_ENVS = 16  # the MiniGrid configs' num_environments: evaluation uses as many envs as divide its episodes
+MIN_EVAL_ENVS = 4  # ... but not fewer (1 env for a prime count would be slow)
 RATIO_TARGET = 5.0
 SURPASS_MARGIN = 0.05  # student >= teacher + 5 points where the teacher is below SURPASS_BELOW
 SURPASS_BELOW = 0.95
@@ -239,12 +241,16 @@ def evaluate(
             record = {**record, "evaluator": FIRST_TO_END}
     if record or report_only:
         return record
-    # Equal quotas (envs/minigrid/factory.py) with as many envs as divide the episodes, so exactly that many count.
-    num_envs = max(d for d in range(1, 17) if episodes % d == 0)
+    # Equal quotas (envs/minigrid/factory.py) with as many envs as divide the episodes, so exactly that many count;
+    # with no divisor of at least MIN_EVAL_ENVS the configs' envs play and the factory rounds the count up (logged).
+    num_envs = max(d for d in range(1, MAX_EVAL_ENVS + 1) if episodes % d == 0)
+    if num_envs < MIN_EVAL_ENVS:
+        print(f"  {label}: {episodes} episodes have no divisor from {MIN_EVAL_ENVS} to {MAX_EVAL_ENVS}: the configs' envs "
+              f"evaluate them, the count rounded up to a multiple of the envs", flush=True)
     cmd = [
         sys.executable, "-m", "habitat_llm4teach.run", f"--config-name={config}",
         "habitat_baselines.evaluate=True", f"habitat_baselines.test_episode_count={episodes}",
-        *([f"habitat_baselines.num_environments={num_envs}"] if num_envs >= 4 else []),
+        *([f"habitat_baselines.num_environments={num_envs}"] if num_envs >= MIN_EVAL_ENVS else []),
         "habitat_baselines.eval.video_option=[]", *extra,
     ]
     output = run_dir / record_name.replace(".json", "_output.txt")
