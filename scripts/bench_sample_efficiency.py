@@ -27,7 +27,8 @@ PPO runs come after every task's LLM4Teach runs, since they are the long part.
 
 steps to level: env steps until the moving success over the last 100 training episodes first reaches the
 level (habitat_llm4teach/distill/episodes.py), averaged over the seeds that reached it. When a PPO seed stops
-short it counts at its budget and the ratio is a lower bound (``ratio_is_lower_bound``). Return is the mean
+short it counts at the env steps it trained (habitat's count in its final checkpoint, ``steps_trained``: its
+budget rounded up to whole rollouts) and the ratio is a lower bound (``ratio_is_lower_bound``). Return is the mean
 episode reward (MiniGrid's 1 - 0.9 * steps / max_steps on success), so a student that solves a task in fewer
 steps than its teacher has the higher return. fps is habitat's ``perf/fps`` at the end of each run.
 
@@ -152,6 +153,12 @@ def train(
     record_path = run_dir / "bench_record.json"
     settings = {"seed": seed, "budget": steps, "overrides": list(extra), **(teacher or {})}
     record = finished(record_path, settings, label)
+    final_checkpoint = run_dir / "checkpoints" / "latest.pth"
+    if record and "steps_trained" not in record and final_checkpoint.exists():
+        # Records made before steps_trained was kept: habitat's count, from the checkpoint the run left.
+        record["steps_trained"] = checkpoint_step(final_checkpoint)
+        record_path.write_text(json.dumps(record, indent=2))
+        print(f"  {label}: steps_trained {record['steps_trained']} added from {final_checkpoint}", flush=True)
     if record or report_only:
         return record
     cmd = [
@@ -190,7 +197,7 @@ def train(
     episodes = load_episodes(str(run_dir))
     # Exit 0 also ends a run stopped part-way (Ctrl-C, SIGTERM: habitat saves a resume state and returns), which
     # must not be recorded as finished; only the budget, or PPO's stop level reached, finishes a run.
-    steps_done = checkpoint_step(run_dir / "checkpoints" / "latest.pth")
+    steps_done = checkpoint_step(final_checkpoint)
     if steps_done < steps and (stop_at is None or episodes.steps_to(stop_at) is None):
         sys.exit(f"{label} stopped before its {steps} env steps (interrupted?; last checkpoint at {steps_done}); "
                  "nothing recorded. Run the same command again to resume it from its resume state.")
@@ -202,7 +209,8 @@ def train(
         "steps_to_90": episodes.steps_to(THRESHOLD),
         "final_success": float(final_window.mean()) if len(final_window) else 0.0,
         "final_return": float(episodes.reward[-100:].mean()) if len(final_window) else 0.0,
-        "steps": int(episodes.step[-1]) if len(episodes.step) else 0,
+        "steps": int(episodes.step[-1]) if len(episodes.step) else 0,  # where the last episode ended
+        "steps_trained": steps_done,  # habitat's count: the budget rounded up to whole rollouts, or the stop
         "episodes": len(episodes.step),
         "fps": fps[-1] if fps else None,
         "wall_s": round(time.perf_counter() - start, 1),
@@ -386,8 +394,9 @@ class TaskBench:
         l4t_mean = mean_or_none(l4t_steps)
         ratio, lower_bound = None, None
         if l4t_mean is not None and ppo and len(ppo) == len(self.args.seeds):
-            # A PPO seed that stopped short counts at the steps it used: the ratio is then a lower bound.
-            counted = [s if s is not None else r["steps"] for s, r in zip(ppo_steps, ppo)]
+            # A PPO seed that stopped short counts at the steps it trained (where a record lacks habitat's count, at
+            # its last episode's end, a little lower): the ratio is then a lower bound.
+            counted = [s if s is not None else r.get("steps_trained", r["steps"]) for s, r in zip(ppo_steps, ppo)]
             ratio, lower_bound = float(np.mean(counted)) / l4t_mean, None in ppo_steps
         student = mean_or_none([e["success"] for e in evals])
         complete = (teacher is not None and len(llm4teach) == len(evals) == len(self.args.seeds)

@@ -57,6 +57,22 @@ def test_report_times_both_arms_to_the_teachers_level_and_bounds_the_ratio_when_
     assert report["complete"] is True
 
 
+def test_a_ppo_seed_that_stopped_short_counts_at_the_steps_habitat_trained_not_its_last_episodes_end(tmp_path):
+    """PPO trains its budget rounded up to whole rollouts, and its last episode ends before that: the lower bound
+    is the steps trained (a 5x budget must give ratio >= 5), with the last episode's end only for old records."""
+    task = bench.TaskBench("SimpleDoorKey", _args(tmp_path, seeds=[1]), {})
+    task.teacher_eval = {"success": 1.0, "return": 0.8}
+    task.llm4teach = [_run(tmp_path / "l1", [0] * 100 + [1] * 200)]  # 90 % at episode 190: step 1900
+    task.student_evals = [{"success": 1.0, "return": 0.8}]
+    ppo = _run(tmp_path / "p1", [0] * 949, 10)  # last episode ends at 9490, short of 5 x 1900 = 9500
+    task.ppo = [{**ppo, "steps_trained": 9728}]  # 19 rollouts of 512
+    report = task.report()
+    assert report["ratio"] == pytest.approx(9728 / 1900) and report["ratio"] >= 5.0
+    assert report["ratio_is_lower_bound"] is True and report["targets"]["ratio_ge_5"] is True
+    task.ppo = [ppo]  # a record from before steps_trained was kept
+    assert task.report()["ratio"] == pytest.approx(9490 / 1900)
+
+
 def test_targets_a_student_below_its_teacher_and_no_plus_five_rule_for_a_strong_teacher(tmp_path):
     task = bench.TaskBench("ColoredDoorKey", _args(tmp_path, seeds=[1], arms="llm4teach"), {})
     task.teacher_eval = {"success": 0.95, "return": 0.8}
@@ -139,6 +155,18 @@ def test_a_ppo_run_that_reached_its_stop_level_early_is_finished(tmp_path, monke
     _fake_run(monkeypatch, steps_done=1500, successes=[1] * 150)
     record = bench.train("minigrid/llm4teach", tmp_path / "run", 1, 5000, [], None, "run", report_only=False, stop_at=0.9)
     assert record["steps_to_90"] == 1000 and (tmp_path / "run" / "bench_record.json").exists()
+
+
+def test_a_record_keeps_the_steps_habitat_trained_and_an_old_one_gains_them_from_its_checkpoint(tmp_path, monkeypatch, capsys):
+    _fake_run(monkeypatch, steps_done=1024, successes=[0] * 99)
+    record = bench.train("minigrid/llm4teach", tmp_path / "run", 1, 1000, [], None, "run", report_only=False)
+    assert record["steps_trained"] == 1024 and record["steps"] == 990
+    record_path = tmp_path / "run" / "bench_record.json"
+    old = {k: v for k, v in json.loads(record_path.read_text()).items() if k != "steps_trained"}
+    record_path.write_text(json.dumps(old))
+    reused = bench.train("minigrid/llm4teach", tmp_path / "run", 1, 1000, [], None, "run", report_only=True)
+    assert reused["steps_trained"] == 1024 and json.loads(record_path.read_text())["steps_trained"] == 1024
+    assert "steps_trained 1024 added from" in capsys.readouterr().out
 
 
 def test_a_run_made_with_a_smaller_budget_trains_on_from_its_resume_state(tmp_path, monkeypatch, composed, capsys):
