@@ -61,18 +61,15 @@ student=$(sed -n 's/.*Average episode success: \([0-9.]*\).*/\1/p' "$run_dir/eva
 counted() { tr '\r' '\n' < "$1" | sed -n 's/^.* \([0-9][0-9]*\)\/\([0-9][0-9]*\) \[.*/\2/p' | tail -1; }
 evaluated=$(counted "$run_dir/eval.log")
 level=$([[ "$stop_at" == none ]] && echo 0.9 || echo "$stop_at")
-# Steps trained: habitat's own counter where the stop at $STOP_AT ended training (the trainer logs it), else the
-# budget; the episodes file's last step is where its last episode ended, a few hundred steps past the stop.
-trained=$steps
-if [[ "$stop_at" != none ]]; then
-  stopped=$(sed -n 's/.*stopping at \([0-9][0-9]*\) steps.*/\1/p' "$run_dir/train.log" 2>/dev/null | tail -1)
-  trained=${stopped:-$steps}
-fi
-reached=$($py -c "import sys; from habitat_llm4teach.distill.episodes import load_episodes
+# Steps trained: habitat's count in the final checkpoint (the stop at $STOP_AT, or the budget rounded up to whole
+# rollouts); the episodes file's last step is where its last episode ended, at or before that.
+reached=$($py -c "import sys; from habitat_llm4teach.checkpoints import load_checkpoint_file
+from habitat_llm4teach.distill.episodes import load_episodes
 e, level = load_episodes(sys.argv[1]), float(sys.argv[2]); s = e.steps_to(level); w = e.success[-100:]
-print(f'{int(sys.argv[3])} env steps; success over the last {len(w)} episodes {w.mean():.2f}; '
+trained = load_checkpoint_file(sys.argv[1] + '/checkpoints/latest.pth')['extra_state']['step']
+print(f'{trained} env steps; success over the last {len(w)} episodes {w.mean():.2f}; '
       + (f'{level} first reached at {s} env steps' if s is not None else f'{level} not reached (STEPS=... trains longer)'))" \
-  "$abs" "$level" "$trained")
+  "$abs" "$level")
 echo
 echo "Run folder:   $abs"
 echo "Checkpoints:  $abs/checkpoints"
