@@ -11,7 +11,8 @@ the step limit with the skill then running and how far the robot still was), so 
 can be told apart. Each episode also names the receptacle the task's object starts in (pick) or goes to
 (place), from the episode, and the summary counts success per kind of receptacle: an open drawer, the
 fridge, the sink or a surface. Run from the folder holding data/. The last line is one JSON object (with the
-count of each reason and the success per receptacle kind).
+count of each reason, the success per receptacle kind and, per episode, the step navigation ended and the
+simulator's floor distance from the base to the target point then).
 
 ``--teacher`` lets the LLM teacher choose the skill instead (its most probable plan's action, as the
 ``rearrange/*_teacher`` evaluation does) and reports, per episode, on how many steps its skill differed
@@ -76,15 +77,18 @@ def main() -> None:
         teacher = RearrangeTeacher.from_config(config.llm4teach.teacher, env.observation_space, env.action_space)
     max_steps = int(config.habitat.environment.max_episode_steps)
     habitat_env = env.unwrapped.habitat_env  # habitat's Env under the gym wrapper: the episode and the simulator
-    successes, reasons, recorded, by_receptacle = [], {}, 0, {}
+    successes, reasons, recorded, by_receptacle, navigations = [], {}, 0, {}, []
     for episode in range(args.episodes):
         obs, done, steps = env.reset(), False, 0
+        navigated_at, navigated_distance = None, None  # when the task's plan first moved past navigation
         wrong_skills: dict[str, int] = {}  # --teacher: the teacher's skill where it differs from the task's -> steps
         situations: dict[str, dict] = {}  # description -> its first labelled row, in order of appearance
         while not done:
             perception = perceive_observation(obs)
             label = expected_skill(perception)
             skill, _, target = _split(label)
+            if navigated_at is None and skill != "navigate to":
+                navigated_at, navigated_distance = steps, _target_floor_distance(habitat_env.sim)
             step = control(skill, perception, target)
             last = (label, step.status.value, perception)
             if teacher is not None:
@@ -101,6 +105,7 @@ def main() -> None:
             obs, _, done, info = env.step(action)
             steps += 1
         successes.append(float(info[f"{args.task}_success"]))
+        navigations.append({"steps": navigated_at, "floor_distance_m": navigated_distance})
         reason = "success" if successes[-1] else _failure_reason(args.task, info, steps, max_steps, *last)
         if reason.startswith("force"):
             reason += _strongest_robot_contact(habitat_env.sim)
@@ -127,7 +132,10 @@ def main() -> None:
     print(json.dumps({"task": args.task, "split": args.split, "episodes": len(successes),
                       "success": float(np.mean(successes)), "reasons": reasons, "labels_recorded": recorded,
                       "success_by_receptacle": {kind: f"{won}/{n}" for kind, (won, n) in sorted(by_receptacle.items())},
-                      "skills_by": "teacher" if teacher is not None else "task"}))
+                      "skills_by": "teacher" if teacher is not None else "task",
+                      # per episode: the step navigation ended (the task's plan moved on; null: never) and the
+                      # simulator's floor distance from the base to the target point then
+                      "navigation": navigations}))
 
 
 def _teacher_step(teacher, obs: dict) -> tuple[str, np.ndarray]:
@@ -145,6 +153,18 @@ def _teacher_step(teacher, obs: dict) -> tuple[str, np.ndarray]:
         return "", action
     plan = int(np.argmax(guidance[keys.TEACHER_WEIGHTS][0].numpy()))
     return teacher.last_skills[0], guidance[keys.TEACHER_ACTIONS][0, plan].numpy()
+
+
+def _target_floor_distance(sim) -> float:
+    """Floor distance (m) from the robot's base to the task's target point (pick: the object; place: its goal),
+    from the simulator's own poses."""
+    targets, goals = sim.get_targets()
+    if sim.grasp_mgr.is_grasped:  # place: the goal point
+        point = np.asarray(goals[0])
+    else:
+        point = np.array(sim.get_rigid_object_manager().get_object_by_id(sim.scene_obj_ids[targets[0]]).translation)
+    base = np.array(sim.articulated_agent.base_pos)
+    return float(np.linalg.norm((point - base)[[0, 2]]))
 
 
 def _failure_reason(task: str, info: dict, steps: int, max_steps: int, label: str, status: str, perception) -> str:

@@ -15,9 +15,9 @@ functions need and writes it as the flat float vector of ``scene.encode_scene``:
   furniture (the episode's ``goal_receptacles``), and the target point (pick: the
   object, place: its goal position) and the object itself in the robot's base
   frame, as the simulator gives them (the skills steer the arm with them);
-- the next point of the navmesh's shortest path from the robot to the navigable
-  point nearest the target point, in the base frame, so navigation goes round
-  furniture instead of pushing against it.
+- where to steer the base next along the navmesh's shortest path to the navigable
+  point nearest the target point, in the base frame (``steering.py``), so navigation
+  goes round furniture instead of pushing against it.
 
 The depth image itself is the task's own ``head_depth`` observation. Without
 habitat-sim, constructing this sensor raises ``HabitatSimNotInstalledError`` with
@@ -37,6 +37,7 @@ from habitat.core.simulator import Sensor, SensorTypes
 
 from habitat_llm4teach import keys
 from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, SCENE_VECTOR_SIZE, SceneObject, encode_scene
+from habitat_llm4teach.envs.rearrange.steering import NavmeshSteering
 from habitat_llm4teach.sim_optional import HabitatSimNotInstalledError, placeholders_active
 
 HEAD_DEPTH_SENSOR = "head_depth_sensor"  # the agent's sim_sensors entry whose camera the teacher looks through
@@ -52,7 +53,6 @@ def _half_size(range3d: Any) -> float:
 
 
 FURNITURE_RADIUS_M = 0.05  # furniture is placed at its nearest surface point: only that point's own size counts
-WAYPOINT_LOOKAHEAD_M = 0.3  # steer for the first path point at least this far from the robot (floor distance)
 
 
 def _nearest_surface_point(receptacle: Any, sim: Any, point: np.ndarray) -> np.ndarray:
@@ -118,23 +118,6 @@ class L4TSceneSensor(Sensor):
                 nearest[parent] = point
         return [SceneObject(handle, point, FURNITURE_RADIUS_M, True) for handle, point in nearest.items()]
 
-    def _waypoint(self, target_point: np.ndarray) -> Optional[np.ndarray]:
-        """World point to drive toward: along the navmesh path to the navigable point nearest ``target_point``."""
-        pathfinder = self._sim.pathfinder
-        start = np.array(self._sim.articulated_agent.base_pos, dtype=np.float64)
-        end = np.array(pathfinder.snap_point(mn.Vector3(*target_point)), dtype=np.float64)
-        if not np.all(np.isfinite(end)):  # no navmesh near the target
-            return None
-        path = self._shortest_path()
-        path.requested_start, path.requested_end = mn.Vector3(*start), mn.Vector3(*end)
-        if not pathfinder.find_path(path) or len(path.points) == 0:
-            return None
-        points = [np.array(p, dtype=np.float64) for p in path.points]
-        for point in points[1:]:
-            if np.linalg.norm((point - start)[[0, 2]]) >= WAYPOINT_LOOKAHEAD_M:  # world y is up
-                return point
-        return points[-1]
-
     def get_observation(self, *args: Any, **kwargs: Any) -> np.ndarray:
         camera_pose, camera_config = self._head_camera()
         agent = self._sim.articulated_agent
@@ -158,7 +141,10 @@ class L4TSceneSensor(Sensor):
         to_base = base_transform.inverted()
         target_base = np.array(to_base.transform_point(mn.Vector3(*target_point)), dtype=np.float64)
         object_base = np.array(to_base.transform_point(mn.Vector3(*target.position)), dtype=np.float64)
-        waypoint = self._waypoint(np.asarray(target_point, dtype=np.float64))
+        forward = np.array(base_transform.transform_vector(mn.Vector3(1.0, 0.0, 0.0)), dtype=np.float64)
+        # The sim's pathfinder is read each step: habitat may load another navmesh with a new scene.
+        waypoint = NavmeshSteering(self._sim.pathfinder, self._shortest_path).waypoint(np.array(agent.base_pos, dtype=np.float64), forward,
+                                           np.asarray(target_point, dtype=np.float64))
         waypoint_base = None if waypoint is None else np.array(to_base.transform_point(mn.Vector3(*waypoint)), dtype=np.float64)
         others = [o for o in objects + furniture if o.handle != target_handle and (goal is None or o.handle != goal.handle)]
         others.sort(key=lambda o: float(np.linalg.norm(o.position - camera_pose[:3, 3])))

@@ -29,6 +29,10 @@ PICK = "pick"
 PLACE = "place"
 TASKS = (PICK, PLACE)
 ARM_JOINTS = 7
+# A navmesh waypoint nearer than this (floor distance) marks the end of the path: the robot stands where the
+# navmesh comes nearest the target, and navigation turns to the target itself (teacher/rearrange/reach.py).
+# The adapter gives a nearer corner farther out along its bearing.
+WAYPOINT_MIN_M = 0.15
 
 
 class SceneError(ValueError):
@@ -183,7 +187,8 @@ def encode_scene(
     ``max_depth`` and ``normalized_depth`` describe the head depth sensor, so the decoder
     can turn its observation back into metres. ``target_base``: the task's target point in the
     robot's base frame, from the simulator; ``object_base``: the target object's own position there (both or neither);
-    ``waypoint_base``: the next point of the navmesh path toward the target point, there too.
+    ``waypoint_base``: where to steer the base next along the navmesh path toward the target point
+    (``steering.py``), there too.
     """
     if task not in TASKS:
         raise SceneError(f"task must be one of {TASKS}, got {task!r}")

@@ -51,7 +51,7 @@ class RearrangePerception:
     # None while held.
     target_object: Optional[SeenObject] = None
     object_base: Optional[np.ndarray] = None  # the target object in the base frame, from the simulator
-    waypoint_base: Optional[np.ndarray] = None  # next navmesh path point toward the target point (envs/rearrange/scene.py)
+    waypoint_base: Optional[np.ndarray] = None  # where to steer the base next toward the target point (envs/rearrange/steering.py)
 
     @property
     def mission(self) -> str:

@@ -15,6 +15,7 @@ from typing import Optional
 
 import numpy as np
 
+from habitat_llm4teach.envs.rearrange.scene import WAYPOINT_MIN_M
 from habitat_llm4teach.teacher.rearrange.perception import RearrangePerception, SeenObject
 
 # By the camera (objects the task's sensors do not locate): the arm reaches what is this close (floor distance
@@ -28,7 +29,6 @@ NAVIGATE_ARM_REACH_M = 1.0
 SHOULDER = np.array([0.0326, 0.0, 0.876])  # shoulder pan joint in the base frame at habitat's torso height
 PLACE_HEIGHT_M = 0.05  # place releases this far above the goal point
 FACING_BEARING = math.radians(10.0)  # arrival is facing the object, so the arm reaches it straight ahead
-WAYPOINT_MIN_M = 0.15  # a navmesh waypoint nearer than this is where the robot stands: aim at the point itself
 
 
 def near_by_camera(obj: SeenObject) -> bool:
@@ -53,11 +53,12 @@ def approach(perception: RearrangePerception, obj: SeenObject) -> tuple[float, f
     if point is None:
         return obj.bearing, obj.distance - obj.radius - 0.8 * REACH_M, near_by_camera(obj)
     excess = float(np.linalg.norm(point - SHOULDER)) - NAVIGATE_ARM_REACH_M
-    steer = point
+    steer, to_drive = point, excess
     waypoint = perception.waypoint_base
     if excess > 0.0 and waypoint is not None and np.hypot(waypoint[0], waypoint[1]) >= WAYPOINT_MIN_M:
-        steer = waypoint
-    return math.atan2(steer[1], steer[0]), excess, excess <= 0.0
+        # Round a corner at the speed of the path still ahead, not of the few centimetres the arm lacks.
+        steer, to_drive = waypoint, max(excess, float(np.hypot(waypoint[0], waypoint[1])))
+    return math.atan2(steer[1], steer[0]), to_drive, excess <= 0.0
 
 
 def at(perception: RearrangePerception, obj: SeenObject) -> bool:

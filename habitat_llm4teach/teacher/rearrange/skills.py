@@ -161,11 +161,11 @@ def navigate_to(perception: RearrangePerception, target: Optional[str]) -> Contr
     obj = perception.find(target) if target is not None else None
     if obj is None:
         return FAILED
-    bearing, excess, arrived = approach(perception, obj)
+    bearing, to_drive, arrived = approach(perception, obj)
     if arrived and abs(bearing) <= FACING_BEARING:  # reach.at
         return DONE
     turn = TURN_GAIN * bearing
-    drive = DRIVE_GAIN * max(excess, 0.05) if abs(bearing) <= DRIVE_MAX_BEARING and not arrived else 0.0
+    drive = DRIVE_GAIN * max(to_drive, 0.05) if abs(bearing) <= DRIVE_MAX_BEARING and not arrived else 0.0
     arm = None
     if perception.obs.is_holding and np.linalg.norm(perception.obs.relative_resting_position) > REST_TOLERANCE_M:
         arm = arm_action_toward(perception.obs.joint, _toward_rest(perception))  # carry the object high

@@ -10,7 +10,7 @@ import pytest
 from habitat_llm4teach.envs.rearrange.scene import PICK, PLACE, TaskObservations
 from habitat_llm4teach.teacher.rearrange.kinematics import FETCH_ARM_INIT, forward_kinematics, joint_step_toward
 from habitat_llm4teach.teacher.rearrange.perception import RearrangePerception, SeenObject, floor_offset
-from habitat_llm4teach.teacher.rearrange.reach import REACH_M, near_by_camera
+from habitat_llm4teach.teacher.rearrange.reach import NAVIGATE_ARM_REACH_M, REACH_M, SHOULDER, near_by_camera
 from habitat_llm4teach.teacher.rearrange.skills import (
     ACTION_DIM, ARM, BASE, DELTA_POS_LIMIT, DESIRED_RESTING, GRASP_DISTANCE_M, GRIP, LIFT_TOLERANCE_M, PLACE_HEIGHT_M,
     RELEASE_DISTANCE_M, REST_TOLERANCE_M, control, cup_position, look_around, navigate_to, pick, place,
@@ -204,3 +204,16 @@ def test_navigation_to_the_task_target_follows_the_navmesh_waypoint_until_the_ar
     near = steer([0.7, -0.2, 0.7], [0.6, 0.6, -0.1])
     assert near.status is SkillStatus.RUNNING and near.action[BASE][1] < 0 and near.action[BASE][0] == 0  # faces it
     assert steer([0.7, 0.0, 0.7], [0.6, 0.6, -0.1]).status is SkillStatus.DONE
+
+
+def test_navigation_rounds_a_corner_at_the_speed_of_the_path_ahead_not_of_what_the_arm_lacks():
+    """The target a few centimetres past the arm's reach but round a corner (the waypoint 0.5 m ahead): the drive
+    follows the path still to go. It used to follow the arm's excess alone and crept 4 mm a step."""
+    obs = arm_perception(PICK, FETCH_ARM_INIT, np.zeros(3), False).obs
+    target = SeenObject("apple", "apple", False, 1.1, math.radians(60), True, 0.05)
+    just_out_of_reach = np.array([0.52, 0.88, 0.7])  # ~1.02 m from the shoulder
+    assert np.linalg.norm(just_out_of_reach - SHOULDER) - NAVIGATE_ARM_REACH_M < 0.05
+    perception = RearrangePerception(PICK, (target,), None, None, "apple", obs, just_out_of_reach, target,
+                                     just_out_of_reach, np.array([0.5, 0.0, 0.0]))
+    verdict = navigate_to(perception, "apple")
+    assert verdict.status is SkillStatus.RUNNING and verdict.action[BASE][0] >= 0.5
