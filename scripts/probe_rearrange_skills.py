@@ -163,8 +163,9 @@ def _target_floor_distance(sim) -> float:
         point = np.asarray(goals[0])
     else:
         point = np.array(sim.get_rigid_object_manager().get_object_by_id(sim.scene_obj_ids[targets[0]]).translation)
-    base = np.array(sim.articulated_agent.base_pos)
-    return float(np.linalg.norm((point - base)[[0, 2]]))
+    from habitat_llm4teach.envs.rearrange.steering import floor_distance
+
+    return floor_distance(point, np.array(sim.articulated_agent.base_pos))
 
 
 def _failure_reason(task: str, info: dict, steps: int, max_steps: int, label: str, status: str, perception) -> str:

@@ -84,7 +84,8 @@ def test_when_navigation_drives_the_base_moves_along_the_navmesh_toward_the_targ
 
         before = geodesic()
         for _ in range(60):
-            step = control("navigate to", _perception(obs), _perception(obs).target)
+            perception = _perception(obs)
+            step = control("navigate to", perception, perception.target)
             if step.action is None:  # arrived
                 break
             position = np.array(sim.articulated_agent.base_pos)

@@ -31,7 +31,7 @@ TASKS = (PICK, PLACE)
 ARM_JOINTS = 7
 # A navmesh waypoint nearer than this (floor distance) marks the end of the path: the robot stands where the
 # navmesh comes nearest the target, and navigation turns to the target itself (teacher/rearrange/reach.py).
-# The adapter gives a nearer corner farther out along its bearing.
+# steering.py gives a nearer corner farther out along its bearing.
 WAYPOINT_MIN_M = 0.15
 
 

@@ -117,9 +117,9 @@ class NavmeshSteering:
         return best
 
     def _heading_allowed(self, start: np.ndarray, heading: np.ndarray) -> bool:
-        return all(self.step_allowed(start, start + heading * length) for length in STEP_PROBES_M)
+        return all(self._step_allowed(start, start + heading * length) for length in STEP_PROBES_M)
 
-    def step_allowed(self, start: np.ndarray, end: np.ndarray) -> bool:
+    def _step_allowed(self, start: np.ndarray, end: np.ndarray) -> bool:
         """Whether habitat's base, stepped without sliding, gets from ``start`` to ``end``."""
         reached = np.array(self._pathfinder.try_step_no_sliding(mn.Vector3(*start), mn.Vector3(*end)), dtype=np.float64)
         return floor_distance(reached, end) < 1e-3

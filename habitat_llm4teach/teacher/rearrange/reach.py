@@ -55,9 +55,10 @@ def approach(perception: RearrangePerception, obj: SeenObject) -> tuple[float, f
     excess = float(np.linalg.norm(point - SHOULDER)) - NAVIGATE_ARM_REACH_M
     steer, to_drive = point, excess
     waypoint = perception.waypoint_base
-    if excess > 0.0 and waypoint is not None and np.hypot(waypoint[0], waypoint[1]) >= WAYPOINT_MIN_M:
+    to_waypoint = float(np.hypot(waypoint[0], waypoint[1])) if waypoint is not None else 0.0
+    if excess > 0.0 and to_waypoint >= WAYPOINT_MIN_M:
         # Round a corner at the speed of the path still ahead, not of the few centimetres the arm lacks.
-        steer, to_drive = waypoint, max(excess, float(np.hypot(waypoint[0], waypoint[1])))
+        steer, to_drive = waypoint, max(excess, to_waypoint)
     return math.atan2(steer[1], steer[0]), to_drive, excess <= 0.0
 
 
