@@ -15,7 +15,11 @@ no GPU is visible) and leaves ``<out>/<part>.json``; a rerun reuses finished par
 - ``sps_teacher_on`` / ``sps_teacher_off``: habitat's own training ``fps`` (env steps per
   second, updates included) of the ``llm4teach`` trainer on pick with ``--envs`` envs for
   ``--updates`` updates, with the teacher (plan cache starting empty) and without it
-  (``llm4teach.distill.schedule=none``: plain PPO through the same trainer), one after the other;
+  (``llm4teach.distill.schedule=none``: plain PPO through the same trainer). The two arms run
+  interleaved ``--sps-repeats`` times (on, off, then off, on, ...: each arm as often first as
+  second), every teacher-on run from an empty plan cache, since this machine's speed drifts
+  between runs by more than the teacher costs; each figure is the mean over its arm's runs, the
+  ratio is the ratio of those means, and ``sps_ratio_pairs`` gives each pair's own ratio;
 - ``sps_teacher_on_warm``: the teacher-on run again, as the next run of a study would be: another
   seed (other episodes, other actions), starting from the plan cache ``sps_teacher_on`` left.
   A cold cache is a one-off cost of the first thousand steps of a study (a pick/place scene
@@ -106,18 +110,25 @@ def run(args: list[str], log: Path) -> str:
     return log.read_text()
 
 
-def part(out: Path, name: str, fresh: bool, measure, overrides: list[str]) -> dict:  # type: ignore[no-untyped-def]
-    """The record of one part: reused when finished before with the same overrides, else measured and written."""
+def settings_of(args: argparse.Namespace) -> dict:
+    """What a finished part must have been measured with to be reused."""
+    return {"overrides": args.override, "model": args.model, "envs": args.envs, "episodes": args.episodes,
+            "split": args.split, "updates": args.updates, "steps": args.steps}
+
+
+def part(out: Path, name: str, args: argparse.Namespace, measure) -> dict:  # type: ignore[no-untyped-def]
+    """The record of one part: reused when finished before with the same settings, else measured and written."""
     record = out / f"{name}.json"
-    if record.exists() and not fresh:
+    settings = settings_of(args)
+    if record.exists() and not args.fresh:
         finished = json.loads(record.read_text())
-        if finished.get("overrides", []) == overrides:
+        if finished.get("settings") == settings:
             print(f"{name}: reusing {record}", flush=True)
             return finished
-        print(f"{name}: {record} was measured with overrides {finished.get('overrides', [])}, not {overrides}", flush=True)
+        print(f"{name}: {record} was measured with {finished.get('settings')}, not {settings}: measuring again", flush=True)
     print(f"{name}: measuring", flush=True)
     start = time.perf_counter()
-    result = {**measure(out / name), "overrides": overrides, "wall_s": None}
+    result = {**measure(out / name), "overrides": args.override, "settings": settings, "wall_s": None}
     result["wall_s"] = round(time.perf_counter() - start, 1)
     record.write_text(json.dumps(result, indent=1))
     print(f"{name}: {json.dumps(result)}", flush=True)
@@ -154,8 +165,11 @@ def training_sps(teacher: bool, args: argparse.Namespace, warm_from: Optional[st
         cache = run_dir.parent / f"{run_dir.name}_plans.json"
         cache.unlink(missing_ok=True)  # the teacher starts cold: every new description costs an LLM call
         if warm_from is not None:
-            source = run_dir.parent / f"{warm_from}_plans.json"
-            if not source.exists():
+            # The cache of the part itself, or of its last interleaved run.
+            candidates = [run_dir.parent / f"{warm_from}_plans.json", *sorted(run_dir.parent.glob(f"{warm_from}_run*_plans.json"))]
+            existing = [path for path in candidates if path.exists()]
+            source = existing[-1] if existing else candidates[0]
+            if not existing:
                 sys.exit(f"error: {run_dir.name} starts from the plan cache of {warm_from}, but {source} is missing: "
                          f"run the part {warm_from} first (--parts {warm_from} {run_dir.name})")
             shutil.copyfile(source, cache)
@@ -189,6 +203,30 @@ def training_sps(teacher: bool, args: argparse.Namespace, warm_from: Optional[st
     return measure
 
 
+SPS_ARMS = ("sps_teacher_on", "sps_teacher_off")
+
+
+def interleaved_sps(out: Path, args: argparse.Namespace, measures: dict) -> dict:
+    """Both SPS arms, ``--sps-repeats`` runs each, interleaved (on off, off on, on off, ...).
+
+    Every run is a part of its own (``<arm>_run<k>``, reused on a rerun), so an interrupted benchmark
+    goes on where it stopped. Returns each arm's record with ``sps`` the mean over its runs (the
+    runs themselves under ``sps_pairs``).
+    """
+    runs: dict[str, list[dict]] = {arm: [] for arm in SPS_ARMS}
+    for k in range(1, args.sps_repeats + 1):
+        for arm in (SPS_ARMS if k % 2 else SPS_ARMS[::-1]):
+            runs[arm].append(part(out, f"{arm}_run{k}", args, measures[arm]))
+    results: dict = {"sps_pairs": runs}
+    for arm, records in runs.items():
+        mean = {"sps": sum(r["sps"] for r in records) / len(records), "runs": len(records)}
+        guided = [r["guided_frac_mean"] for r in records if "guided_frac_mean" in r]
+        if guided:
+            mean["guided_frac_mean"] = round(sum(guided) / len(guided), 4)
+        results[arm] = mean
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=20, help="teacher-alone episodes per task")
@@ -196,6 +234,8 @@ def main() -> None:
     parser.add_argument("--envs", type=int, default=2)
     parser.add_argument("--updates", type=int, default=5, help="training updates per SPS run")
     parser.add_argument("--steps", type=int, default=32, help="rollout steps per env per update")
+    parser.add_argument("--sps-repeats", type=int, default=3,
+                        help="runs of each SPS arm, interleaved (the machine's speed drifts between runs)")
     parser.add_argument("--model", default="", help="teacher model (default: the configs' llm4teach.teacher.model)")
     parser.add_argument("--override", nargs="*", default=[], metavar="KEY=VALUE",
                         help="config overrides for every run (e.g. llm4teach.teacher.server.cpu_nice=0); use another --out")
@@ -206,6 +246,8 @@ def main() -> None:
     if not Path("data/datasets/replica_cad/rearrange/v2").is_dir():
         sys.exit("error: no rearrangement episodes under ./data: run from the folder holding data/ "
                  "(scripts/build_rearrange_data.py --assets DIR, or scripts/download_rearrange_data.sh)")
+    if args.sps_repeats < 1:
+        sys.exit(f"error: --sps-repeats must be >= 1, got {args.sps_repeats}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     measures = {
@@ -216,7 +258,13 @@ def main() -> None:
     unknown = set(args.parts) - set(measures)
     if unknown:
         sys.exit(f"error: unknown parts {sorted(unknown)}; known: {sorted(measures)}")
-    results = {name: part(out, name, args.fresh, measures[name], args.override) for name in args.parts}
+    results = {}
+    for name in args.parts:
+        if name in SPS_ARMS and "sps_teacher_on" in args.parts and "sps_teacher_off" in args.parts:
+            continue  # measured as interleaved pairs below
+        results[name] = part(out, name, args, measures[name])
+    if "sps_teacher_on" in args.parts and "sps_teacher_off" in args.parts:
+        results.update(interleaved_sps(out, args, measures))
     summary: dict = {}
     for task in ("pick", "place"):
         if f"teacher_{task}" in results:
@@ -233,6 +281,11 @@ def main() -> None:
                 summary[f"{name}_guided_frac"] = results[name]["guided_frac_mean"]
     if "sps_teacher_on" in summary and "sps_teacher_off" in summary:
         summary["sps_ratio"] = round(summary["sps_teacher_on"] / summary["sps_teacher_off"], 3)
+    if "sps_pairs" in results:
+        summary["sps_runs"] = {arm: [r["sps"] for r in results["sps_pairs"][arm]] for arm in SPS_ARMS}
+        summary["sps_ratio_pairs"] = [
+            round(on["sps"] / off["sps"], 3) for on, off in zip(*(results["sps_pairs"][arm] for arm in SPS_ARMS))
+        ]
     if "sps_teacher_on_warm" in summary and "sps_teacher_off" in summary:
         summary["sps_ratio_warm"] = round(summary["sps_teacher_on_warm"] / summary["sps_teacher_off"], 3)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

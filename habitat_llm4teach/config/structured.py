@@ -204,11 +204,12 @@ class L4TRunConfig:
     # scripts/bench_sample_efficiency.py stops PPO at 0.9). -1: train for the whole budget.
     stop_at_success: float = -1.0
     # Torch threads of the student's forward passes during the rollout (updates keep torch's count: every core).
-    # 0 = every core, but while a teacher server this node started computes on the same CPU, the cores it leaves
-    # (cores - server.cpu_threads, at least 1): a forward pass split over more threads than free cores stalls each
-    # time one of them is descheduled. Pick, 2 envs, 2 cores: the student's act took 58 ms a step on 2 threads beside
-    # the server at nice 0, 18 ms on 1 thread (13 ms on 2 without a teacher); at nice 19, 22-26 ms on 2 threads
-    # against 18-19 ms on 1 (training 17.9-18.0 vs 19.2-19.3 env steps/s). MiniGrid trains as fast either way.
+    # 0 = every core, but while a teacher server this node started computes this rank's queries on the same CPU,
+    # the cores it leaves (cores - server.cpu_threads, at least 1): a forward pass split over more threads than
+    # free cores stalls each time one of them is descheduled. Pick, 2 envs, 2 cores: the student's act took 58 ms a
+    # step on 2 threads beside the server at nice 0, 18 ms on 1 thread (13 ms on 2 without a teacher); at nice 19,
+    # 22-26 ms on 2 threads against 18-19 ms on 1 (training 17.9-18.0 vs 19.2-19.3 env steps/s). MiniGrid trains
+    # as fast either way.
     rollout_cpu_threads: int = 0
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)

@@ -24,8 +24,8 @@ habitat's method):
 - ``_update_agent``: feeds the schedule the student's windowed success, sets
   lambda on the updater, and adds the teacher's statistics to the losses (so
   DD-PPO averages them over ranks like habitat's own). It runs on every core
-  torch uses; rollouts leave a CPU teacher server its threads
-  (``llm4teach.rollout_cpu_threads``).
+  torch uses; rollouts leave a CPU teacher server its threads while it
+  computes this rank's queries (``llm4teach.rollout_cpu_threads``).
 - ``_training_log``: keeps every TensorBoard scalar habitat writes, adds the
   teacher statistics as ``teacher/*``, skips NaN (nothing measured), and
   replaces habitat's text lines with one progress line (distill/training_log.py).
@@ -155,7 +155,8 @@ class L4TTrainer(PPOTrainer):
     _teacher: Optional[Teacher]  # None: plain PPO (schedule "none")
     _schedule: DistillSchedule
     _success_key: str = keys.SUCCESS  # the task's success info key; __init__ reads it from the config
-    # Torch threads while the student acts (rollout_thread_count), once the teacher is retired, and while it updates.
+    # Torch threads while the student acts beside a server computing (rollout_thread_count), while it acts with the
+    # server idle or the teacher retired, and while it updates.
     _rollout_threads: int
     _retired_rollout_threads: int
     _update_threads: int
@@ -209,8 +210,9 @@ class L4TTrainer(PPOTrainer):
         self._retired_rollout_threads = rollout_thread_count(self.config.llm4teach, teacher_asked=False)
         if self._rollout_threads != self._update_threads:
             logger.info(
-                f"llm4teach: the student acts on {self._rollout_threads} torch thread(s) during rollouts and updates on "
-                f"{self._update_threads} (llm4teach.rollout_cpu_threads; the teacher server computes on this CPU)"
+                f"llm4teach: the student acts on {self._rollout_threads} torch thread(s) while the teacher server "
+                f"computes its queries on this CPU, else on {self._retired_rollout_threads}, and updates on "
+                f"{self._update_threads} (llm4teach.rollout_cpu_threads)"
             )
         torch.set_num_threads(self._rollout_threads)
         self._progress = self._make_progress_bar()
@@ -279,6 +281,7 @@ class L4TTrainer(PPOTrainer):
     # -- rollout --------------------------------------------------------------------------------------
 
     def _compute_actions_and_step_envs(self, buffer_index: int = 0) -> None:
+        self._match_rollout_threads()
         super()._compute_actions_and_step_envs(buffer_index)
         # The envs are stepping now; the teacher reads the observations the student just acted on.
         num_envs = self.envs.num_envs
@@ -296,6 +299,18 @@ class L4TTrainer(PPOTrainer):
             # MiniGrid: teacher_probs [n, A]; rearrange: teacher_actions [n, K, A], teacher_weights [n, K]; both teacher_guided [n, 1].
             guidance = self._teacher.guide_batch(step_batch["observations"])
         rollouts.insert(**guidance, buffer_index=buffer_index)
+
+    def _match_rollout_threads(self) -> None:
+        """The student acts on the cores a CPU teacher server leaves only while it computes this rank's queries.
+
+        Most steps find every description answered (a pick/place run asks about one new description per 60 env
+        steps once warm) and the server asleep: holding a core back for it then only slows the student's act.
+        """
+        if self._teacher is None or self._teacher_retired:
+            return
+        threads = self._rollout_threads if self._teacher.llm_at_work() else self._retired_rollout_threads
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
 
     def _teacher_needed(self) -> bool:
         """False once lambda is 0 for good: the teacher is not asked any more (its steps count as unguided)."""

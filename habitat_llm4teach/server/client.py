@@ -79,6 +79,11 @@ class TeacherClient:
         self._outstanding[request_id] = (description, time.monotonic())
         self._in_flight.add(description)
 
+    @property
+    def in_flight(self) -> int:
+        """Descriptions asked and not answered yet (a timed-out request no longer counts)."""
+        return len(self._in_flight)
+
     def save(self) -> None:
         if self.ready:
             self.connection.send(protocol.SAVE)

@@ -94,6 +94,10 @@ class RemotePlanSource(PlanSource):
         self._table_hits += sum(q.description not in missing_descriptions for q in queries)
         return answers
 
+    def llm_at_work(self) -> bool:
+        """This rank has queries in flight: the server is scoring them (or has them queued)."""
+        return self.client.in_flight > 0
+
     def pop_stats(self) -> dict[str, float]:
         """This rank's lookups, latency and failures since the last call, and the server's counters."""
         client = self.client

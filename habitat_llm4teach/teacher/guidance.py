@@ -115,6 +115,10 @@ class Teacher(ABC):
         self._steps = self._guided_steps = 0
         return stats
 
+    def llm_at_work(self) -> bool:
+        """Whether the plan source's LLM is computing answers for this teacher now (a server's, elsewhere)."""
+        return self.source.llm_at_work()
+
     @property
     def cache_path(self) -> Optional[str]:
         return self.source.cache_path

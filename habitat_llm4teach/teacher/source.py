@@ -51,6 +51,12 @@ class PlanSource(ABC):
     def pop_stats(self) -> dict[str, float]:
         """The source's statistics since the last call (always the same keys: DD-PPO all-reduces them)."""
 
+    def llm_at_work(self) -> bool:
+        """Whether an LLM is computing answers to this source's queries now, outside the caller's process.
+
+        False for a source that answers before returning (the in-process planner)."""
+        return False
+
     @property
     @abstractmethod
     def cache_path(self) -> Optional[str]:

@@ -246,7 +246,8 @@ def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
     trainer.envs = Envs()
     trainer._agent = SimpleNamespace(nbuffers=1, rollouts=storage, actor_critic=policy)
     trainer._env_spec = SimpleNamespace(action_space=spaces.Discrete(7))
-    trainer._schedule, trainer.num_updates_done = PaperSchedule(), 0
+    trainer._schedule, trainer.num_updates_done, trainer._teacher_retired = PaperSchedule(), 0, False
+    trainer._rollout_threads = trainer._retired_rollout_threads = torch.get_num_threads()
     trainer._teacher = MiniGridTeacher(
         LocalPlanSource(Planner(PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),)))), "open the door",
     )
@@ -262,6 +263,28 @@ def test_teacher_guidance_is_stored_at_the_step_the_student_acts_on():
     teacher_probs = storage.buffers[TEACHER_PROBS][:num_steps]  # [T, N, A]
     assert torch.all(teacher_probs[~teacher_guided] == 1 / 7)
     assert torch.all(teacher_probs[teacher_guided].max(-1).values == 1.0)
+
+    # A teacher whose server computes this rank's queries gets its cores during the student's act, and only then.
+    threads = torch.get_num_threads()
+    trainer._rollout_threads, trainer._retired_rollout_threads = 1, 2
+    at_work = []
+    trainer._teacher.llm_at_work = lambda: at_work[-1]
+    acted_on = []
+    storage.after_update()
+    act = trainer._agent.actor_critic.act
+    trainer._agent.actor_critic.act = lambda *args, **kwargs: acted_on.append(torch.get_num_threads()) or act(*args, **kwargs)
+    try:
+        for step, busy in enumerate((True, False, True)):
+            at_work.append(busy)
+            storage.buffers["observations"][keys.MINIGRID_SYMBOLIC][step] = torch.stack([guided_scene, empty_scene])
+            trainer._compute_actions_and_step_envs()
+            storage.advance_rollout()
+        assert acted_on == [1, 2, 1]
+    finally:
+        trainer._agent.actor_critic.act = act
+        del trainer._teacher.llm_at_work
+        torch.set_num_threads(threads)
+    storage.after_update()
 
     # Once lambda is 0 for good the teacher is not asked: every later step is unguided, and the rollouts take back
     # the threads they left a teacher server.

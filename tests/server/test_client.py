@@ -75,9 +75,12 @@ def test_non_blocking_guidance_arrives_later_and_close_stops_the_server(tiny_mod
     teacher_probs, teacher_guided = teacher.guide(symbolic)  # the server is still loading: no answer yet, no waiting
     assert not teacher_guided.any() and torch.allclose(teacher_probs, torch.full((3, 7), 1 / 7))
     assert teacher.last_plans == [""] * 3 and teacher.last_skills == [""] * 3
+    assert client.in_flight == 1 and teacher.llm_at_work()  # one description asked once for the 3 envs
     pump_until(client, lambda: len(client.answers) == 1)
+    assert client.in_flight == 0 and not teacher.llm_at_work()  # answered: the server has nothing of ours to compute
     teacher_probs, teacher_guided = teacher.guide(symbolic)
     assert teacher_guided.all() and torch.allclose(teacher_probs.sum(-1), torch.ones(3))
+    assert not teacher.llm_at_work()
     stats = teacher.pop_stats()
     # 6 lookups: the first 3 waited for the LLM (misses), the last 3 read the answer table (hits).
     assert stats[GUIDED_FRAC] == 0.5 and stats[PLAN_CACHE_HIT_RATE] == 0.5 and stats[UP] == 1.0

@@ -12,7 +12,7 @@ from habitat_llm4teach.envs.rearrange.scene import (
     SCENE_VECTOR_SIZE, SceneError, SceneObject, decode_scene, encode_scene, load_scene, scene_from_dict,
 )
 from habitat_llm4teach.teacher.rearrange.names import fallback_name, readable_name, unique_names
-from habitat_llm4teach.teacher.rearrange.perception import floor_offset, perceive, project, visible_mask
+from habitat_llm4teach.teacher.rearrange.perception import floor_offset, perceive, project, rigid_inverse, visible_mask
 from helpers import REPO
 
 PICK_SCENE = REPO / "tests" / "data" / "rearrange_scene_pick.json"
@@ -54,6 +54,18 @@ def test_projection_and_frustum():
     far = np.full((10, 20), 10.0)
     assert visible_mask(points, np.zeros(4), _camera(), 90.0, far).tolist() == [True, False, False, False]
     assert not visible_mask(points[:1], np.zeros(1), _camera(), 90.0, far, max_depth=1.5)[0]  # beyond range
+
+
+def test_a_poses_closed_form_inverse_is_numpys_and_a_scaled_matrix_falls_back_to_it():
+    rotations = pytest.importorskip("scipy.spatial.transform").Rotation.random(20, random_state=0).as_matrix()
+    rng = np.random.default_rng(0)
+    for rotation in rotations:
+        pose = np.eye(4)
+        pose[:3, :3], pose[:3, 3] = rotation, rng.uniform(-10, 10, 3)
+        np.testing.assert_allclose(rigid_inverse(pose), np.linalg.inv(pose), atol=1e-12)
+    scaled = np.diag([2.0, 2.0, 2.0, 1.0])
+    scaled[:3, 3] = [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(rigid_inverse(scaled), np.linalg.inv(scaled), atol=1e-12)
 
 
 def test_depth_occlusion_with_the_objects_own_radius():

@@ -1,0 +1,32 @@
+"""scripts/fetch_model.py's conversion step: a model that transformers cannot read stops the fetch with the
+loader's error (exit status 1, no path printed), and a converted model is not converted again."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from helpers import REPO
+
+sys.path.insert(0, str(REPO / "scripts"))
+import fetch_model  # noqa: E402
+
+
+def test_an_unreadable_gguf_fails_the_conversion_with_the_loaders_error(tmp_path, capsys) -> None:
+    bad = tmp_path / "custom.gguf"
+    bad.write_bytes(b"not a gguf at all")
+    assert fetch_model.convert(bad) is False
+    assert "cannot read GGUF" in capsys.readouterr().err
+
+
+def test_a_model_converted_before_is_not_read_again(tmp_path, capsys) -> None:
+    # The conversion marker names this exact file: a byte that is no GGUF proves the file is not opened again.
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"not a gguf at all")
+    out = tmp_path / ".converted" / "model-bfloat16"
+    out.mkdir(parents=True)
+    (out / "model.safetensors").write_bytes(b"")
+    stat = gguf.stat()
+    (out / "source.json").write_text(json.dumps({"gguf": gguf.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+    assert fetch_model.convert(gguf) is True
+    assert str(out) in capsys.readouterr().err
