@@ -1,6 +1,6 @@
 """Habitat pick/place on the real simulator: the teacher alone, and what the teacher costs training.
 
-    scripts/bench_rearrange.py [--episodes 20] [--envs 2] [--updates 5] [--out data/results/bench_rearrange]
+    scripts/bench_rearrange.py [--episodes 20] [--envs 2] [--updates 5] [--sps-repeats 3] [--out data/results/bench_rearrange]
 
 Run from the folder that holds the rearrangement ``data/`` (the repository root after
 ``scripts/build_rearrange_data.py`` or ``scripts/download_rearrange_data.sh``). Every part
