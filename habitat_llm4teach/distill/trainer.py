@@ -303,8 +303,10 @@ class L4TTrainer(PPOTrainer):
     def _match_rollout_threads(self) -> None:
         """The student acts on the cores a CPU teacher server leaves only while it computes this rank's queries.
 
-        Most steps find every description answered (a pick/place run asks about one new description per 60 env
-        steps once warm) and the server asleep: holding a core back for it then only slows the student's act.
+        A step whose descriptions are all answered leaves the server asleep, and holding a core back for it then only
+        slows the student's act. On pick (2 envs, 2 cores, 40 updates from an empty plan cache: 42-56 new
+        descriptions in 2,560 env steps) the act took 30-31 ms a step with a core held back on every step, 22-25 ms
+        with this, 18-20 ms without a teacher.
         """
         if self._teacher is None or self._teacher_retired:
             return
