@@ -185,16 +185,22 @@ class MiniGridHabitatEnv(gym.Env):
     def _egocentric_map(self, tile: int) -> np.ndarray:
         """The remembered map, ``ego_window`` cells around the agent, rotated so the agent faces up.
 
-        The agent sits in the centre cell, drawn as the object it carries (empty if none).
+        The agent sits in the centre cell, drawn as the object it carries (empty if none). Only the window's seen
+        cells are drawn, each with MiniGrid's own cached tile (``Grid.render_tile``, as ``Grid.render`` draws every
+        cell): the same pixels as rendering the whole map and cropping it, without drawing the cells the crop
+        drops (TwoDoor's 20x20 grid is 400 tiles a step against the window's 121).
         """
         env, window = self._env, self._spec.ego_window
-        img = self._remembered_map(tile, draw_agent=False)
-        x, y = env.agent_pos
-        if env.carrying is not None:
-            img[y * tile : (y + 1) * tile, x * tile : (x + 1) * tile] = Grid.render_tile(env.carrying, tile_size=tile)
         half = window // 2
-        padded = np.pad(img, ((half * tile, half * tile), (half * tile, half * tile), (0, 0)), constant_values=_UNSEEN_GREY)
-        crop = padded[y * tile : (y + window) * tile, x * tile : (x + window) * tile]
+        x, y = env.agent_pos
+        crop = np.full((window * tile, window * tile, 3), _UNSEEN_GREY, dtype=np.uint8)
+        for j in range(max(0, y - half), min(env.height, y + half + 1)):
+            for i in range(max(0, x - half), min(env.width, x + half + 1)):
+                if not self._seen[i, j]:
+                    continue
+                obj = env.carrying if (i, j) == (x, y) and env.carrying is not None else env.grid.get(i, j)
+                row, col = (j - y + half) * tile, (i - x + half) * tile
+                crop[row : row + tile, col : col + tile] = Grid.render_tile(obj, agent_dir=None, highlight=False, tile_size=tile)
         # MiniGrid directions: 0 east, 1 south, 2 west, 3 north; k counter-clockwise quarter turns bring it north.
         return np.ascontiguousarray(np.rot90(crop, k=(env.agent_dir + 1) % 4))
 

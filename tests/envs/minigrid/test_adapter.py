@@ -188,3 +188,50 @@ def test_minigrids_own_envs_count_a_rewarded_termination_as_success():
     world.agent_pos, world.agent_dir = np.array((gap[0] - 1, gap[1])), 0  # just west of a lava cell, facing it
     _, reward, done, info = lava.step(forward)
     assert done and reward == 0.0 and info[keys.SUCCESS] == 0.0
+
+
+def _crop_of_minigrids_whole_render(env, tile: int) -> np.ndarray:
+    """The egocentric crop cut from MiniGrid's own render of the whole grid (``Grid.render``), unseen cells grey."""
+    inner, window = env._env, env._spec.ego_window
+    img = inner.grid.render(tile, agent_pos=None, agent_dir=None)
+    tiles = img.reshape(inner.height, tile, inner.width, tile, 3).transpose(0, 2, 1, 3, 4)
+    tiles[~env._seen.T] = _UNSEEN_GREY
+    x, y = inner.agent_pos
+    if inner.carrying is not None:
+        img[y * tile : (y + 1) * tile, x * tile : (x + 1) * tile] = _tile_of(inner.carrying, tile)
+    half = window // 2
+    padded = np.pad(img, ((half * tile, half * tile), (half * tile, half * tile), (0, 0)), constant_values=_UNSEEN_GREY)
+    crop = padded[y * tile : (y + window) * tile, x * tile : (x + window) * tile]
+    return np.rot90(crop, k=(inner.agent_dir + 1) % 4)
+
+
+def _tile_of(obj, tile: int) -> np.ndarray:
+    """MiniGrid's drawing of one object on a cell: a 1x1 grid holding it, rendered by ``Grid.render``."""
+    from minigrid.core.grid import Grid
+
+    grid = Grid(3, 3)  # MiniGrid's smallest grid
+    grid.set(0, 0, obj)
+    return grid.render(tile, agent_pos=None)[:tile, :tile]
+
+
+@pytest.mark.parametrize("task", ["SimpleDoorKey", "TwoDoor", "LavaDoorKey", "MiniGrid-DoorKey-5x5-v0"])
+def test_egocentric_view_is_the_crop_of_minigrids_whole_grid_render(task):
+    # The window is drawn cell by cell; MiniGrid's render of the whole grid, cropped, is the reference. Random walks
+    # reach the grid's borders (padding), pick keys up (the carried object at the centre) and open doors.
+    rng = np.random.default_rng(0)
+    env = make("egocentric", task=task, seed=3)
+    compared = 0
+    for episode in range(3):
+        env.reset()
+        for step in range(120):
+            carrying = env._env.carrying
+            if step % 7 == 3:  # and every few steps, something carried
+                env._env.carrying = Key("purple")
+            for tile in (6, 3):
+                assert np.array_equal(env._egocentric_map(tile), _crop_of_minigrids_whole_render(env, tile))
+            env._env.carrying = carrying
+            compared += 1
+            _, _, done, _ = env.step(int(rng.choice([0, 1, 2, 2, 3, 5])))
+            if done:
+                break
+    assert compared > 100

@@ -12,7 +12,7 @@ from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STA
 from habitat_llm4teach.envs.minigrid.symbolic import encode_symbolic
 from habitat_llm4teach.teacher.minigrid.perception import perceive_minigrid
 from habitat_llm4teach.teacher.minigrid.skills import DO_NOTHING, SKILLS, SkillStatus, SkillStep, get_skill
-from habitat_llm4teach.teacher.minigrid.skills.base import front_cell, is_walkable, plan_to_face, plan_to_stand
+from habitat_llm4teach.teacher.minigrid.skills.base import front_cell, is_walkable, plan_to_face, plan_to_stand, reachable_poses
 from habitat_llm4teach.teacher.minigrid.types import DROP, EXPLORE, GO_TO, OPEN, PICK_UP, SKILL_NAMES, Perception
 
 EMPTY, WALL, LAVA = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["lava"]
@@ -241,3 +241,67 @@ def test_registry_covers_the_grammar_and_rejects_unknown_names():
 def test_skill_step_needs_an_action_exactly_while_running(action, status):
     with pytest.raises(ValueError, match=status.value):
         SkillStep(action, status)
+
+
+def _shortest_distances(world: World) -> dict[tuple[tuple[int, int], int], int]:
+    """Reference: actions from the agent's pose to every pose, by a plain search over the World's own moves."""
+    start = (world.pos, world.dir)
+    distance, frontier = {start: 0}, [start]
+    while frontier:
+        following = []
+        for (cell_xy, direction) in frontier:
+            ahead = front_cell(cell_xy, direction)
+            nexts = [(cell_xy, (direction + 1) % 4), (cell_xy, (direction - 1) % 4)]
+            if ahead == world.pos or is_walkable(world.grid, ahead):
+                nexts.append((ahead, direction))
+            for pose in nexts:
+                if pose not in distance:
+                    distance[pose] = distance[(cell_xy, direction)] + 1
+                    following.append(pose)
+        frontier = following
+    return distance
+
+
+def test_the_shared_search_finds_every_reachable_pose_at_its_shortest_distance_and_paths_that_long():
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        chars = rng.choice(list("..........LL# ybOC"), size=(9, 7))
+        chars[0, :] = chars[-1, :] = chars[:, 0] = chars[:, -1] = "#"
+        chars[rng.integers(1, 8), rng.integers(1, 6)] = "v"
+        world = World(["".join(r) for r in chars])
+        perception = world.perception()
+        expected = _shortest_distances(world)
+        reached = reachable_poses(perception)
+        assert {pose: d for pose, (d, _) in reached.items()} == expected
+        for pose, (d, first) in reached.items():
+            if d:  # the first action starts a shortest path: one fewer action from where it leads
+                probe = World(["".join(r) for r in chars])
+                probe.step(first)
+                assert _shortest_distances(probe).get(pose) == d - 1
+        target = (int(rng.integers(1, 8)), int(rng.integers(1, 6)))
+        actions = plan_to_face(perception, [target])
+        facing = [d for (c, direction), d in expected.items() if front_cell(c, direction) == target]
+        assert (actions is None) == (not facing)
+        if actions is not None:
+            assert len(actions) == min(facing)
+
+
+def test_a_search_is_reused_only_for_the_same_perception_not_an_equal_one_on_another_map():
+    # A Perception compares without its grid: two with the same objects and pose on different maps are equal.
+    floor, wall = World(["#####", "#>..#", "#####"]), World(["#####", "#>#.#", "#####"])
+    first, second = floor.perception(), wall.perception()
+    assert first == second and first is not second
+    assert plan_to_stand(first, [(3, 1)]) == [int(Actions.forward)] * 2
+    assert plan_to_stand(second, [(3, 1)]) is None
+    assert (3, 1) in {c for c, _ in reachable_poses(first)} and (3, 1) not in {c for c, _ in reachable_poses(second)}
+
+
+def test_explores_remembered_gains_follow_the_map_when_it_changes_in_place():
+    from habitat_llm4teach.teacher.minigrid.skills.explore import _gains_and_ahead, unseen_ahead, view_gains
+
+    grid = World(["#######", "#>.   #", "#..   #", "#######"]).grid
+    before = [a.copy() for a in _gains_and_ahead(grid)]
+    grid[3, 1] = LEGEND["."]  # a cell seen: the same array, new contents
+    after = _gains_and_ahead(grid)
+    assert not np.array_equal(before[0], after[0])
+    assert np.array_equal(after[0], view_gains(grid)) and np.array_equal(after[1], unseen_ahead(grid))

@@ -37,6 +37,8 @@ _WALKABLE = {EMPTY, OBJECT_TO_IDX["floor"], OBJECT_TO_IDX["goal"]}
 _DOOR = OBJECT_TO_IDX["door"]
 _DOOR_OPEN_STATE = STATE_TO_IDX[DOOR_OPEN]
 _NUM_DIRS = len(DIR_TO_VEC)
+_DIR_VECS = [(int(dx), int(dy)) for dx, dy in DIR_TO_VEC]
+_FORWARD, _LEFT, _RIGHT = int(Actions.forward), int(Actions.left), int(Actions.right)
 
 
 @dataclass(frozen=True)
@@ -92,35 +94,68 @@ def objects_named(perception: Perception, name: Optional[str]) -> list[Perceived
     return [o for o in perception.objects if o.name == name]
 
 
-def _moves(grid: np.ndarray, pose: Pose, start_cell: Cell) -> list[tuple[int, Pose]]:
-    """(action, next pose) for turn left, turn right and, where the cell ahead is walkable, forward first."""
-    cell, direction = pose
-    moves = [
-        (int(Actions.left), (cell, (direction - 1) % _NUM_DIRS)),
-        (int(Actions.right), (cell, (direction + 1) % _NUM_DIRS)),
-    ]
-    ahead = front_cell(cell, direction)
-    if ahead == start_cell or is_walkable(grid, ahead):
-        moves.insert(0, (int(Actions.forward), (ahead, direction)))
-    return moves
+@dataclass(frozen=True)
+class _Search:
+    """One breadth-first search from the agent's pose over every pose it can reach."""
+
+    perception: Perception  # whose search this is (compared by identity)
+    reached: dict[Pose, tuple[int, Optional[int]]]  # in discovery order: (distance in actions, first action)
+    parents: dict[Pose, Optional[tuple[Pose, int]]]  # (previous pose, action from it); None for the start
 
 
-def _search(perception: Perception, is_goal: Callable[[Pose], bool]) -> Optional[list[int]]:
-    """Shortest action sequence from the agent's pose to a goal pose; [] if already there, None if none."""
+# The last search. One perception's skills (explore, pick up, open, ... for each offered plan) all plan from the
+# same pose on the same map, so the teacher searches once per env step instead of once per skill (the search was
+# ~10 % of a MiniGrid LLM4Teach run's time). Keyed by identity: a Perception compares without its grid.
+_last_search: Optional[_Search] = None
+
+
+def _walkable(grid: np.ndarray) -> list[list[bool]]:
+    """[W][H] :func:`is_walkable` for every cell of the map, as nested lists (the search's inner loop reads them)."""
+    types, states = grid[:, :, TYPE_CHANNEL], grid[:, :, STATE_CHANNEL]
+    doors = types == _DOOR
+    return ((np.isin(types, list(_WALKABLE)) & ~doors) | (doors & (states == _DOOR_OPEN_STATE))).tolist()
+
+
+def _search_all(perception: Perception) -> _Search:
+    """Every pose reachable with MiniGrid's moves, discovered in :func:`_moves`'s order (forward, left, right)."""
+    global _last_search
+    if _last_search is not None and _last_search.perception is perception:
+        return _last_search
+    walkable = _walkable(perception.grid)
+    width, height = len(walkable), len(walkable[0]) if walkable else 0
     start: Pose = (perception.agent_pos, perception.agent_dir)
-    if is_goal(start):
-        return []
+    start_cell = start[0]
+    reached: dict[Pose, tuple[int, Optional[int]]] = {start: (0, None)}
     parents: dict[Pose, Optional[tuple[Pose, int]]] = {start: None}
     queue = deque([start])
     while queue:
         pose = queue.popleft()
-        for action, nxt in _moves(perception.grid, pose, start[0]):
-            if nxt in parents:
-                continue
-            parents[nxt] = (pose, action)
-            if is_goal(nxt):
-                return _actions_to(nxt, parents)
-            queue.append(nxt)
+        (x, y), direction = pose
+        depth, first = reached[pose]
+        dx, dy = _DIR_VECS[direction]
+        ahead = (x + dx, y + dy)
+        moves = [(_LEFT, ((x, y), (direction - 1) % _NUM_DIRS)), (_RIGHT, ((x, y), (direction + 1) % _NUM_DIRS))]
+        if ahead == start_cell or (0 <= ahead[0] < width and 0 <= ahead[1] < height and walkable[ahead[0]][ahead[1]]):
+            moves.insert(0, (_FORWARD, (ahead, direction)))
+        for action, nxt in moves:
+            if nxt not in reached:
+                reached[nxt] = (depth + 1, action if first is None else first)
+                parents[nxt] = (pose, action)
+                queue.append(nxt)
+    _last_search = _Search(perception, reached, parents)
+    return _last_search
+
+
+def _search(perception: Perception, is_goal: Callable[[Pose], bool]) -> Optional[list[int]]:
+    """Shortest action sequence from the agent's pose to a goal pose (the first one discovered); [] if already
+    there, None if none."""
+    start: Pose = (perception.agent_pos, perception.agent_dir)
+    if is_goal(start):
+        return []
+    search = _search_all(perception)
+    for pose in search.reached:
+        if pose != start and is_goal(pose):
+            return _actions_to(pose, search.parents)
     return None
 
 
@@ -135,18 +170,9 @@ def _actions_to(pose: Pose, parents: dict[Pose, Optional[tuple[Pose, int]]]) -> 
 
 
 def reachable_poses(perception: Perception) -> dict[Pose, tuple[int, Optional[int]]]:
-    """Every reachable pose with its distance in actions and the first action toward it (None for the start)."""
-    start: Pose = (perception.agent_pos, perception.agent_dir)
-    reached: dict[Pose, tuple[int, Optional[int]]] = {start: (0, None)}
-    queue = deque([start])
-    while queue:
-        pose = queue.popleft()
-        depth, first = reached[pose]
-        for action, nxt in _moves(perception.grid, pose, start[0]):
-            if nxt not in reached:
-                reached[nxt] = (depth + 1, action if first is None else first)
-                queue.append(nxt)
-    return reached
+    """Every reachable pose with its distance in actions and the first action toward it (None for the start), in
+    the order the search discovers them. Shared with the perception's other skills: do not modify."""
+    return _search_all(perception).reached
 
 
 def plan_to_face(perception: Perception, targets: Collection[Cell]) -> Optional[list[int]]:

@@ -16,6 +16,7 @@ once nothing unseen can be brought into view.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Optional
 
 import numpy as np
@@ -69,10 +70,29 @@ def unseen_ahead(grid: np.ndarray) -> np.ndarray:
     return np.stack([np.broadcast_to(d, (width, height)) for d in by_direction], axis=-1)
 
 
+# Gains and unseen cells ahead of recent maps, keyed by the map's bytes: an env's remembered map changes only on
+# the steps that see new cells, so most explore steps ask again for a map their env asked for last step. Room for
+# a few maps per env of a 16-env (or larger) run; the least recently used goes first.
+_MAPS_KEPT = 128
+_recent_maps: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+
+def _gains_and_ahead(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    key = repr(grid.shape).encode() + grid.tobytes()
+    found = _recent_maps.get(key)
+    if found is None:
+        found = _recent_maps[key] = (view_gains(grid), unseen_ahead(grid))
+        if len(_recent_maps) > _MAPS_KEPT:
+            _recent_maps.popitem(last=False)
+    else:
+        _recent_maps.move_to_end(key)
+    return found
+
+
 class Explore(Skill):
     def step(self, perception: Perception, target: Optional[str]) -> SkillStep:
         """``target`` is unused: explore takes none."""
-        gains, ahead = view_gains(perception.grid), unseen_ahead(perception.grid)
+        gains, ahead = _gains_and_ahead(perception.grid)
         best: Optional[tuple[tuple[int, int, int], int]] = None  # ((distance, -gain, -ahead), first action)
         for ((x, y), direction), (distance, first_action) in reachable_poses(perception).items():
             gain = int(gains[x, y, direction])
