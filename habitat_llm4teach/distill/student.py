@@ -113,10 +113,13 @@ def pointwise_on_1x1_maps(encoder: nn.Module, observation_space: spaces.Dict) ->
             and module.kernel_size == (3, 3) and module.padding == (1, 1) and module.dilation == (1, 1)
         ):
             continue
-        pointwise = nn.Conv2d(
-            module.in_channels, module.out_channels, 1, stride=module.stride, groups=module.groups,
-            bias=module.bias is not None,
-        )
+        # Built without drawing from torch's random stream (its weights are overwritten next): the rest of the run
+        # (action sampling, minibatch order) then draws the same numbers as with habitat's encoder.
+        with torch.random.fork_rng(devices=[]):
+            pointwise = nn.Conv2d(
+                module.in_channels, module.out_channels, 1, stride=module.stride, groups=module.groups,
+                bias=module.bias is not None,
+            )
         with torch.no_grad():
             pointwise.weight.copy_(module.weight[:, :, 1:2, 1:2])
             if module.bias is not None:

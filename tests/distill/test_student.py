@@ -65,3 +65,15 @@ def test_nothing_to_replace_on_large_maps():
     _, space = _habitat_policy(256, baseplanes=8)
     policy, _ = _habitat_policy(256, baseplanes=8)
     assert pointwise_on_1x1_maps(policy.net.visual_encoder, space) == []
+
+
+
+def test_the_pointwise_student_leaves_torchs_random_stream_where_habitats_encoder_does():
+    # The same network up to rounding should make the same run: action sampling and minibatch order must draw the
+    # same random numbers after the replacement as without it.
+    policy, space = _habitat_policy(64)
+    torch.manual_seed(1)
+    untouched = torch.rand(3)
+    torch.manual_seed(1)
+    assert pointwise_on_1x1_maps(policy.net.visual_encoder, space)  # some convolutions were replaced
+    assert torch.equal(torch.rand(3), untouched)
