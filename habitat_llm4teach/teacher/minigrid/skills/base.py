@@ -117,7 +117,8 @@ def _walkable(grid: np.ndarray) -> list[list[bool]]:
 
 
 def _search_all(perception: Perception) -> _Search:
-    """Every pose reachable with MiniGrid's moves, discovered in :func:`_moves`'s order (forward, left, right)."""
+    """Every pose reachable with MiniGrid's moves, discovered pose by pose in the order forward (onto a walkable cell
+    or the agent's own), left, right: the order every skill's tie-breaks were written for."""
     global _last_search
     if _last_search is not None and _last_search.perception is perception:
         return _last_search
