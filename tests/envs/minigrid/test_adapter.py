@@ -206,7 +206,7 @@ def _crop_of_minigrids_whole_render(env, tile: int) -> np.ndarray:
 
 
 def _tile_of(obj, tile: int) -> np.ndarray:
-    """MiniGrid's drawing of one object on a cell: a 1x1 grid holding it, rendered by ``Grid.render``."""
+    """MiniGrid's drawing of one object on a cell: the corner cell of a grid holding it, rendered by ``Grid.render``."""
     from minigrid.core.grid import Grid
 
     grid = Grid(3, 3)  # MiniGrid's smallest grid
