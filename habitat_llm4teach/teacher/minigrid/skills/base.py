@@ -112,8 +112,7 @@ _last_search: Optional[_Search] = None
 def _walkable(grid: np.ndarray) -> list[list[bool]]:
     """[W][H] :func:`is_walkable` for every cell of the map, as nested lists (the search's inner loop reads them)."""
     types, states = grid[:, :, TYPE_CHANNEL], grid[:, :, STATE_CHANNEL]
-    doors = types == _DOOR
-    return ((np.isin(types, list(_WALKABLE)) & ~doors) | (doors & (states == _DOOR_OPEN_STATE))).tolist()
+    return (np.isin(types, list(_WALKABLE)) | ((types == _DOOR) & (states == _DOOR_OPEN_STATE))).tolist()
 
 
 def _search_all(perception: Perception) -> _Search:
