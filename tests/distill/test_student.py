@@ -10,7 +10,7 @@ import torch
 from gym import spaces
 from habitat_baselines.rl.ddppo.policy.resnet_policy import PointNavResNetPolicy
 
-from habitat_llm4teach.distill.student import pointwise_on_1x1_maps
+from habitat_llm4teach.distill.student import PointwiseConv2d, pointwise_on_1x1_maps
 
 
 def _habitat_policy(size: int, baseplanes: int = 32) -> tuple[PointNavResNetPolicy, spaces.Dict]:
@@ -30,6 +30,7 @@ def test_pointwise_encoder_has_habitats_outputs_and_gradients(size):
     # ResNet18's last stage on its 1x1 map (two convolutions of block 1 stay: the strided one sees 2x2) and the
     # compression layer.
     assert "compression.0" in replaced and len(replaced) == 4
+    assert all(type(slim.get_submodule(name)) is PointwiseConv2d for name in replaced)
     assert all(slim.get_submodule(name).kernel_size == (1, 1) for name in replaced)
     assert sum(p.numel() for p in slim.parameters()) < sum(p.numel() for p in encoder.parameters()) / 2
     # The probe forward pass left the running statistics alone.
@@ -77,3 +78,14 @@ def test_the_pointwise_student_leaves_torchs_random_stream_where_habitats_encode
     torch.manual_seed(1)
     assert pointwise_on_1x1_maps(policy.net.visual_encoder, space)  # some convolutions were replaced
     assert torch.equal(torch.rand(3), untouched)
+
+
+def test_a_pointwise_convolution_is_torchs_1x1_convolution_on_any_map():
+    torch.manual_seed(0)
+    pointwise = PointwiseConv2d(6, 5, 1)
+    reference = torch.nn.Conv2d(6, 5, 1)
+    reference.load_state_dict(pointwise.state_dict())  # the same parameter shapes: checkpoints load either way
+    for shape in [(4, 6, 1, 1), (4, 6, 3, 2)]:
+        x = torch.randn(shape)
+        torch.testing.assert_close(pointwise(x), reference(x), rtol=1e-5, atol=1e-6)
+    assert pointwise(torch.randn(4, 6, 1, 1)).shape == (4, 5, 1, 1)
