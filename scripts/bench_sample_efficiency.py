@@ -36,6 +36,9 @@ Writes ``<results>/sample_efficiency.json`` and ``<results>/success_vs_steps.png
 over seeds with a min-max band, the teacher alone as a dashed line); the last line printed is the JSON
 summary. Each finished run or evaluation leaves a record in its folder; running the same command again
 reuses every record made with the same settings, so an interrupted benchmark picks up where it stopped.
+A folder holding a finished run made with other settings is never cleared: the benchmark stops and says so.
+``--student`` defaults to the MiniGrid configs' default student, and ``--results`` to that student's folder
+(``RESULTS``: the records made with ``resnet18_64``, the default until 2026-12-06, are in ``sample_efficiency/``).
 ``--report-only`` writes the report from the records there are, running nothing. A run made with a smaller budget
 and otherwise the same settings is trained on from its resume state rather than from scratch
 (``habitat_llm4teach.checkpoints.extend_resume_state``), and its student evaluated again.
@@ -77,6 +80,10 @@ SURPASS_MARGIN = 0.05  # student >= teacher + 5 points where the teacher is belo
 SURPASS_BELOW = 0.95
 # LLM4Teach env steps per seed. TwoDoor's student reached 0.2 success in 270k steps (lambda still ~7.4): 1M is where
 # the paper's lambda schedule (10 - 0.005 per update of 512 steps) reaches its floor.
+# The MiniGrid configs' default student (configs/habitat/minigrid/_base.yaml), and each student's results folder
+# under data/benchmarks/: the records made with resnet18_64, the default until 2026-12-06, stay where they were made.
+DEFAULT_STUDENT = "resnet18_64_pointwise"
+RESULTS = {"resnet18_64": "sample_efficiency", "resnet18_64_pointwise": "sample_efficiency_pointwise"}
 BUDGETS = {"SimpleDoorKey": 300_000, "LavaDoorKey": 300_000, "ColoredDoorKey": 300_000, "TwoDoor": 1_000_000}
 _PROGRESS = re.compile(r"\bupdate \d+  step \d+.*")  # the trainer's one-line report (distill/training_log.py)
 
@@ -166,8 +173,8 @@ def train(
         f"habitat_baselines.total_num_steps={steps}", f"llm4teach.run_dir={run_dir}", *extra,
     ]
     # A run stopped part-way (a session ended) resumes from habitat's resume state when restarted with the same
-    # settings, and one made with a smaller budget trains on from it; one started with other settings is cleared,
-    # since a resume state brings back its own config.
+    # settings, and one made with a smaller budget trains on from it; an unfinished one started with other settings
+    # is cleared, since a resume state brings back its own config.
     started_path = run_dir / "bench_started.json"
     started = json.loads(started_path.read_text()) if started_path.exists() else None
     resume_state = run_dir / "checkpoints" / ".habitat-resume-state.pth"
@@ -183,6 +190,10 @@ def train(
         sys.exit(f"{label}: {run_dir} holds an unfinished run started with a budget of {started['budget']} env steps, "
                  f"now {steps}. PPO's budget is --ppo-factor x the mean over the seeds asked for: rerun with the "
                  f"seeds it was started with (e.g. --seeds 1 2 3) to resume it, or delete {run_dir} to start over.")
+    elif run_dir.exists() and started != settings and record_path.exists():
+        # A finished run is a result, whatever it was made with: never thrown away to make another.
+        sys.exit(f"{label}: {run_dir} holds a finished run made with other settings ({record_path}); it is kept. "
+                 f"Give another --results folder (or the settings it was made with), or delete it to start over.")
     elif run_dir.exists() and started != settings:
         print(f"clearing {run_dir}: an unfinished run with other settings", flush=True)
         shutil.rmtree(run_dir)
@@ -465,9 +476,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="LLM4Teach env steps per seed for every task (default: each task's, BUDGETS)")
     parser.add_argument("--ppo-factor", type=float, default=5.0, help="PPO budget = this x LLM4Teach's mean steps to the level")
     parser.add_argument("--eval-episodes", type=int, default=100, help="episodes for the teacher alone and for each student")
-    parser.add_argument("--results", type=Path, default=REPO / "data" / "benchmarks" / "sample_efficiency",
-                        help="records, episode logs, JSON and PNG (checkpoints and TensorBoard there are git-ignored)")
-    parser.add_argument("--student", default="resnet18_64",
+    parser.add_argument("--results", type=Path, default=None,
+                        help="records, episode logs, JSON and PNG (checkpoints and TensorBoard there are git-ignored); "
+                             "default: data/benchmarks/ and the student's folder (RESULTS)")
+    parser.add_argument("--student", default=DEFAULT_STUDENT,
                         help="minigrid/student option for both arms (named in every record, so runs of another student are never reused)")
     parser.add_argument("--arms", choices=["both", "llm4teach"], default="both",
                         help="llm4teach: the teacher alone, LLM4Teach and its evaluations only (PPO figures null); "
@@ -486,6 +498,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if len(args.seeds) < 1 or (args.budget is not None and args.budget < 1) or args.fade_updates < 1 or not -1 <= args.margin <= 1:
         parser.error("need at least one seed, a positive budget and fade, and a margin in [-1, 1]")
     args.tasks = list(dict.fromkeys(args.tasks))
+    if args.results is None:
+        args.results = REPO / "data" / "benchmarks" / RESULTS.get(args.student, f"sample_efficiency_{args.student}")
     args.results = args.results.resolve()
     args.results.mkdir(parents=True, exist_ok=True)
     os.chdir(REPO)  # run folders are named relative to the checkout (in_repo)

@@ -214,6 +214,30 @@ def test_an_unfinished_run_asked_for_with_a_smaller_budget_is_kept_not_cleared(t
     assert not (run_dir / "checkpoints" / ".habitat-resume-state.pth").exists()
 
 
+def test_a_finished_run_made_with_other_settings_is_kept_not_cleared(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    made = {"seed": 1, "budget": 1000, "overrides": ["minigrid/student=resnet18_64"]}
+    (run_dir / "bench_started.json").write_text(json.dumps(made))
+    (run_dir / "bench_record.json").write_text(json.dumps({**made, "final_success": 0.9}))
+    _fake_run(monkeypatch, steps_done=1000, successes=[1] * 150)
+    with pytest.raises(SystemExit, match="holds a finished run made with other settings.*it is kept"):
+        bench.train("minigrid/llm4teach", run_dir, 1, 1000, ["minigrid/student=resnet18_64_pointwise"], None, "run",
+                    report_only=False)
+    assert json.loads((run_dir / "bench_record.json").read_text())["final_success"] == 0.9
+
+
+def test_each_student_has_its_results_folder_and_the_default_is_the_configs():
+    from omegaconf import OmegaConf
+
+    assert bench.RESULTS["resnet18_64"] == "sample_efficiency"  # where the records made with it are
+    assert len(set(bench.RESULTS.values())) == len(bench.RESULTS)
+    defaults = OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "habitat" / "minigrid" / "_base.yaml").defaults)
+    assert {"/minigrid/student": bench.DEFAULT_STUDENT} in defaults
+    for student in bench.RESULTS:
+        assert (REPO / "configs" / "habitat" / "minigrid" / "student" / f"{student}.yaml").exists()
+
+
 def test_a_students_evaluation_is_tied_to_the_budget_its_checkpoint_was_trained_to(tmp_path, capsys):
     record = {"config": "c", "episodes": 10, "overrides": [], "trained_steps": 1000, "success": 0.5, "return": 0.1,
               "evaluator": bench.EQUAL_QUOTAS}

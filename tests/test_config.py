@@ -140,7 +140,7 @@ def test_rearrange_student_ignores_the_teacher_scene_vector(composed):
 
 # minigrid/student options: image size, ResNet width, pointwise_on_1x1_maps, RNN size and type.
 STUDENTS = {"resnet18_64": (64, 32, False, 256, "LSTM"), "resnet18_64_pointwise": (64, 32, True, 256, "LSTM")}
-DEFAULT_STUDENT = "resnet18_64"
+DEFAULT_STUDENT = "resnet18_64_pointwise"
 
 
 def _student_of(config) -> tuple:
