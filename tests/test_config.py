@@ -177,6 +177,24 @@ def test_minigrid_student_group_sets_one_network_for_both_arms(composed, arm, st
     assert type(rnn).__name__ == config.habitat_baselines.rl.ddppo.rnn_type
 
 
+def test_a_checkpoint_of_the_other_student_is_refused_with_the_option_that_trained_it(composed):
+    import numpy as np
+    from gym import spaces
+
+    from habitat_llm4teach.distill.student import L4TResNetPolicy
+    from habitat_llm4teach.errors import ConfigError
+
+    observation_space = spaces.Dict({"rgb": spaces.Box(0, 255, (64, 64, 3), np.uint8)})
+    policies = {student: L4TResNetPolicy.from_config(composed("minigrid/llm4teach", [f"minigrid/student={student}"]),
+                                                     observation_space, spaces.Discrete(7))
+                for student in STUDENTS}
+    for trained, other in [("resnet18_64", "resnet18_64_pointwise"), ("resnet18_64_pointwise", "resnet18_64")]:
+        with pytest.raises(ConfigError, match=rf"minigrid/student={trained}\b.*4 parameter.s. differ in shape"):
+            policies[other].load_state_dict(policies[trained].state_dict())
+    # Its own student's checkpoint loads as torch loads it.
+    policies["resnet18_64"].load_state_dict(policies["resnet18_64"].state_dict())
+
+
 @pytest.mark.parametrize("baseplanes", [0, 7])
 def test_student_width_must_suit_habitats_group_norm(composed, baseplanes):
     import numpy as np

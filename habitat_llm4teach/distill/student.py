@@ -62,6 +62,28 @@ class L4TResNetPolicy(PointNavResNetPolicy):
             policy.overlay_teacher = build_teacher(teacher_config, observation_space, action_space)
         return policy
 
+    def load_state_dict(self, state_dict: Any, *args: Any, **kwargs: Any):
+        """torch's, with the student option to use when a checkpoint was trained with another student network."""
+        try:
+            return super().load_state_dict(state_dict, *args, **kwargs)
+        except RuntimeError as error:
+            built = self.state_dict()
+            mismatched = {key: (tuple(value.shape), tuple(built[key].shape)) for key, value in state_dict.items()
+                          if key in built and tuple(value.shape) != tuple(built[key].shape)}
+            if not mismatched:
+                raise
+            if all(saved[:2] == now[:2] and {saved[2:], now[2:]} == {(3, 3), (1, 1)} for saved, now in mismatched.values()):
+                pointwise = next(iter(mismatched.values()))[0][2:] == (1, 1)
+                student = "resnet18_64_pointwise" if pointwise else "resnet18_64"
+                until = "" if pointwise else ", MiniGrid's default student until 2026-12-06"
+                hint = (f"it was trained with llm4teach.student.pointwise_on_1x1_maps={str(pointwise).lower()} "
+                        f"(MiniGrid: minigrid/student={student}{until})")
+            else:
+                hint = "it was trained with another student network (width, image size, RNN): use the options that trained it"
+            shapes = "; ".join(f"{key}: checkpoint {saved}, this policy {now}" for key, (saved, now) in list(mismatched.items())[:3])
+            raise ConfigError(f"this checkpoint does not fit the student built from the config: {hint}. "
+                              f"{len(mismatched)} parameter(s) differ in shape, e.g. {shapes}") from error
+
     def act(self, observations: Any, *args: Any, **kwargs: Any):
         action_data = super().act(observations, *args, **kwargs)
         if self.overlay_teacher is not None:
