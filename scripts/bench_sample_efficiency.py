@@ -78,12 +78,12 @@ MIN_EVAL_ENVS = 4  # ... but not fewer (1 env for a prime count would be slow)
 RATIO_TARGET = 5.0
 SURPASS_MARGIN = 0.05  # student >= teacher + 5 points where the teacher is below SURPASS_BELOW
 SURPASS_BELOW = 0.95
-# LLM4Teach env steps per seed. TwoDoor's student reached 0.2 success in 270k steps (lambda still ~7.4): 1M is where
-# the paper's lambda schedule (10 - 0.005 per update of 512 steps) reaches its floor.
 # The MiniGrid configs' default student (configs/habitat/minigrid/_base.yaml), and each student's results folder
 # under data/benchmarks/: the records made with resnet18_64, the default until 2026-12-06, stay where they were made.
 DEFAULT_STUDENT = "resnet18_64_pointwise"
 RESULTS = {"resnet18_64": "sample_efficiency", "resnet18_64_pointwise": "sample_efficiency_pointwise"}
+# LLM4Teach env steps per seed. TwoDoor's student reached 0.2 success in 270k steps (lambda still ~7.4): 1M is where
+# the paper's lambda schedule (10 - 0.005 per update of 512 steps) reaches its floor.
 BUDGETS = {"SimpleDoorKey": 300_000, "LavaDoorKey": 300_000, "ColoredDoorKey": 300_000, "TwoDoor": 1_000_000}
 _PROGRESS = re.compile(r"\bupdate \d+  step \d+.*")  # the trainer's one-line report (distill/training_log.py)
 
