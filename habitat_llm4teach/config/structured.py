@@ -186,9 +186,9 @@ class StudentConfig:
     resnet_baseplanes: int = 32
     # Compute each 3x3 convolution that only ever sees a 1x1 feature map (for MiniGrid's 64 px image: ResNet18's last
     # stage and habitat's compression layer) as the 1x1 convolution of its centre tap: the same outputs and gradients up
-    # to float rounding (the other taps only ever meet zero padding), a third of the parameters, ~1.5x faster updates
-    # on a CPU; training runs still diverge from habitat's network (README). Checkpoints keep the shapes they were
-    # trained with: evaluate with the same setting.
+    # to float rounding (the other taps only ever meet zero padding), a third of the parameters, ~2x faster updates
+    # on a CPU (run as matrix products; on in MiniGrid's default student); training runs still diverge from habitat's
+    # network (README). Checkpoints keep the shapes they were trained with: evaluate with the same setting.
     pointwise_on_1x1_maps: bool = False
 
 

@@ -4,8 +4,10 @@ It also takes the ResNet's width from ``llm4teach.student.resnet_baseplanes``,
 an argument of habitat's policy that its ``from_config`` leaves at 32, and with
 ``llm4teach.student.pointwise_on_1x1_maps`` computes every 3x3 convolution
 that only ever sees a 1x1 feature map as the 1x1 convolution of its centre tap
-(:func:`pointwise_on_1x1_maps`): the same network up to float rounding, a third
-of the parameters.
+(:func:`pointwise_on_1x1_maps`), run as a matrix product (:class:`PointwiseConv2d`):
+the same network up to float rounding, a third of the parameters (MiniGrid's
+default student). A checkpoint trained with the other setting is refused with
+the option that trained it (:meth:`L4TResNetPolicy.load_state_dict`).
 
 habitat's ResNet policy feeds every 1-D observation to its RNN and drops only
 the ``eval.extra_sim_sensors`` cameras; the teacher's ``l4t_scene`` vector
