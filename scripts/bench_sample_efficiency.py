@@ -78,9 +78,19 @@ MIN_EVAL_ENVS = 4  # ... but not fewer (1 env for a prime count would be slow)
 RATIO_TARGET = 5.0
 SURPASS_MARGIN = 0.05  # student >= teacher + 5 points where the teacher is below SURPASS_BELOW
 SURPASS_BELOW = 0.95
-# The MiniGrid configs' default student (configs/habitat/minigrid/_base.yaml), and each student's results folder
-# under data/benchmarks/: the records made with resnet18_64, the default until 2026-12-06, stay where they were made.
-DEFAULT_STUDENT = "resnet18_64_pointwise"
+
+
+def configs_default_student() -> str:
+    """The minigrid/student option configs/habitat/minigrid/_base.yaml picks: read there, not written twice."""
+    from omegaconf import OmegaConf
+
+    defaults = OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "habitat" / "minigrid" / "_base.yaml").defaults)
+    return next(entry["/minigrid/student"] for entry in defaults if isinstance(entry, dict) and "/minigrid/student" in entry)
+
+
+# The MiniGrid configs' default student, and each student's results folder under data/benchmarks/: the records made
+# with resnet18_64, the default until 2026-12-06, stay where they were made.
+DEFAULT_STUDENT = configs_default_student()
 RESULTS = {"resnet18_64": "sample_efficiency", "resnet18_64_pointwise": "sample_efficiency_pointwise"}
 # LLM4Teach env steps per seed. TwoDoor's student reached 0.2 success in 270k steps (lambda still ~7.4): 1M is where
 # the paper's lambda schedule (10 - 0.005 per update of 512 steps) reaches its floor.

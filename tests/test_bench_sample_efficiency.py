@@ -234,6 +234,7 @@ def test_each_student_has_its_results_folder_and_the_default_is_the_configs():
     assert len(set(bench.RESULTS.values())) == len(bench.RESULTS)
     defaults = OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "habitat" / "minigrid" / "_base.yaml").defaults)
     assert {"/minigrid/student": bench.DEFAULT_STUDENT} in defaults
+    assert bench.DEFAULT_STUDENT == "resnet18_64_pointwise"  # the configs' choice since 2026-12-06
     for student in bench.RESULTS:
         assert (REPO / "configs" / "habitat" / "minigrid" / "student" / f"{student}.yaml").exists()
 
