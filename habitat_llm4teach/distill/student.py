@@ -112,23 +112,61 @@ class PointwiseConv2d(nn.Conv2d):
         return F.linear(x.flatten(1), self.weight.flatten(1), self.bias)[:, :, None, None]
 
 
+class OnePixelOutputConv2d(nn.Conv2d):
+    """A convolution whose output is a 1x1 map, computed as one matrix product over the input window it reads.
+
+    With a 1x1 output, the kernel sits at one place: output = sum over the input pixels under it of their kernel
+    tap times their channels, the matrix product of the window's pixels (flattened) and the matching taps. Taps
+    that only cover zero padding take no part, as in the convolution, where they never change an output and get
+    a zero gradient. The parameters keep nn.Conv2d's shapes, so checkpoints do not change. Why: oneDNN runs such
+    a convolution (ResNet18's strided first convolution of its last stage, and its 1x1 strided shortcut, on
+    MiniGrid's 2x2 map) at about half the speed of the product, forward and backward, on this CPU. Inputs of
+    another size than ``input_size`` go through the convolution.
+    """
+
+    def __init__(self, *args: Any, input_size: tuple[int, int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.groups != 1 or self.dilation != (1, 1) or any(
+            (size + 2 * pad - k) // stride + 1 != 1
+            for size, pad, k, stride in zip(input_size, self.padding, self.kernel_size, self.stride)
+        ):
+            raise ValueError(f"{self} does not make a 1x1 map from a {input_size} input")
+        self.input_size = tuple(input_size)
+        # Input rows (columns) the kernel covers, and the taps that cover them: input i meets tap i + padding.
+        self._input_window = tuple(slice(max(0, -pad), min(size, k - pad))
+                                   for size, pad, k in zip(input_size, self.padding, self.kernel_size))
+        self._tap_window = tuple(slice(w.start + pad, w.stop + pad) for w, pad in zip(self._input_window, self.padding))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != self.input_size:
+            return super().forward(x)
+        window = x[:, :, self._input_window[0], self._input_window[1]]
+        taps = self.weight[:, :, self._tap_window[0], self._tap_window[1]]
+        return F.linear(window.flatten(1), taps.flatten(1), self.bias)[:, :, None, None]
+
+
 def pointwise_on_1x1_maps(encoder: nn.Module, observation_space: spaces.Dict) -> list[str]:
     """Replace each 3x3 convolution (padding 1) of ``encoder`` whose input is always a 1x1 map by a 1x1 convolution
-    holding its centre tap; returns the replaced modules' names.
+    holding its centre tap (:class:`PointwiseConv2d`), and each other convolution that always makes a 1x1 map by a
+    :class:`OnePixelOutputConv2d` with the same parameters; returns the replaced modules' names.
 
     On a 1x1 map with padding 1, the eight outer taps of a 3x3 kernel only ever multiply zero padding: they never
     change an output and never get a gradient (so Adam never moves them). The centre tap alone gives the same outputs
     and gradients up to float rounding (training runs still diverge from habitat's: Adam turns rounding-level
-    differences in tiny gradients into weight differences; README "The MiniGrid student on a CPU"). habitat's ResNet encoder has such convolutions wherever the image is small enough for its
-    last stage to reach 1x1 (MiniGrid's 64 px image: ResNet18's last stage and the 2048-channel compression layer,
-    two thirds of the student's parameters and ~1/3 of its update time on a CPU).
+    differences in tiny gradients into weight differences; README "The MiniGrid student on a CPU"). habitat's ResNet
+    encoder has such convolutions wherever the image is small enough for its last stage to reach 1x1 (MiniGrid's
+    64 px image: ResNet18's last stage and the 2048-channel compression layer, two thirds of the student's
+    parameters and ~1/3 of its update time on a CPU). The convolutions that lead into that stage (its strided
+    first convolution and shortcut, from a 2x2 map) keep their parameters and are computed as matrix products too.
 
     Map sizes are found by one forward pass of a blank observation, in eval mode (no running-statistics update and,
     under DD-PPO, no collective), before any training.
     """
-    input_sizes: dict[str, tuple[int, ...]] = {}
+    map_sizes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # name -> (input, output) map size
     hooks = [
-        module.register_forward_hook(lambda _m, inputs, _o, name=name: input_sizes.__setitem__(name, tuple(inputs[0].shape[-2:])))
+        module.register_forward_hook(
+            lambda _m, inputs, output, name=name: map_sizes.__setitem__(name, (tuple(inputs[0].shape[-2:]), tuple(output.shape[-2:])))
+        )
         for name, module in encoder.named_modules()
         if isinstance(module, nn.Conv2d)
     ]
@@ -148,23 +186,29 @@ def pointwise_on_1x1_maps(encoder: nn.Module, observation_space: spaces.Dict) ->
             hook.remove()
     replaced = []
     for name, module in list(encoder.named_modules()):
-        if not (
-            isinstance(module, nn.Conv2d) and input_sizes.get(name) == (1, 1)
-            and module.kernel_size == (3, 3) and module.padding == (1, 1) and module.dilation == (1, 1)
-        ):
+        if (not isinstance(module, nn.Conv2d) or name not in map_sizes or module.groups != 1 or module.dilation != (1, 1)
+                or module.padding_mode != "zeros" or not isinstance(module.padding, tuple)):
+            continue
+        input_size, output_size = map_sizes[name]
+        centre_tap_only = input_size == (1, 1) and module.kernel_size == (3, 3) and module.padding == (1, 1)
+        if not centre_tap_only and (output_size != (1, 1) or input_size == (1, 1)):
             continue
         # Built without drawing from torch's random stream (its weights are overwritten next): the rest of the run
         # (action sampling, minibatch order) then draws the same numbers as with habitat's encoder.
         with torch.random.fork_rng(devices=[]):
-            pointwise = PointwiseConv2d(
-                module.in_channels, module.out_channels, 1, stride=module.stride, groups=module.groups,
-                bias=module.bias is not None,
-            )
+            if centre_tap_only:
+                replacement = PointwiseConv2d(module.in_channels, module.out_channels, 1, stride=module.stride,
+                                              bias=module.bias is not None)
+            else:
+                replacement = OnePixelOutputConv2d(
+                    module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
+                    padding=module.padding, bias=module.bias is not None, input_size=input_size,
+                )
         with torch.no_grad():
-            pointwise.weight.copy_(module.weight[:, :, 1:2, 1:2])
+            replacement.weight.copy_(module.weight[:, :, 1:2, 1:2] if centre_tap_only else module.weight)
             if module.bias is not None:
-                pointwise.bias.copy_(module.bias)
+                replacement.bias.copy_(module.bias)
         parent_name, _, child_name = name.rpartition(".")
-        setattr(encoder.get_submodule(parent_name) if parent_name else encoder, child_name, pointwise)
+        setattr(encoder.get_submodule(parent_name) if parent_name else encoder, child_name, replacement)
         replaced.append(name)
     return replaced

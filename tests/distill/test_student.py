@@ -10,7 +10,7 @@ import torch
 from gym import spaces
 from habitat_baselines.rl.ddppo.policy.resnet_policy import PointNavResNetPolicy
 
-from habitat_llm4teach.distill.student import PointwiseConv2d, pointwise_on_1x1_maps
+from habitat_llm4teach.distill.student import OnePixelOutputConv2d, PointwiseConv2d, pointwise_on_1x1_maps
 
 
 def _habitat_policy(size: int, baseplanes: int = 32) -> tuple[PointNavResNetPolicy, spaces.Dict]:
@@ -27,11 +27,16 @@ def test_pointwise_encoder_has_habitats_outputs_and_gradients(size):
     encoder = reference.net.visual_encoder
     slim = copy.deepcopy(encoder)
     replaced = pointwise_on_1x1_maps(slim, space)
-    # ResNet18's last stage on its 1x1 map (two convolutions of block 1 stay: the strided one sees 2x2) and the
-    # compression layer.
-    assert "compression.0" in replaced and len(replaced) == 4
-    assert all(type(slim.get_submodule(name)) is PointwiseConv2d for name in replaced)
-    assert all(slim.get_submodule(name).kernel_size == (1, 1) for name in replaced)
+    # ResNet18's last stage on its 1x1 map and the compression layer become pointwise; the two convolutions that
+    # make the last stage's 1x1 map from layer3's 2x2 one (the strided 3x3 and the 1x1 shortcut) keep their shapes.
+    one_pixel = ["backbone.layer4.0.convs.0", "backbone.layer4.0.downsample.0"]
+    pointwise = [name for name in replaced if name not in one_pixel]
+    assert sorted(set(replaced) - set(pointwise)) == sorted(one_pixel)
+    assert "compression.0" in pointwise and len(pointwise) == 4
+    assert all(type(slim.get_submodule(name)) is PointwiseConv2d for name in pointwise)
+    assert all(slim.get_submodule(name).kernel_size == (1, 1) for name in pointwise)
+    assert all(type(slim.get_submodule(name)) is OnePixelOutputConv2d for name in one_pixel)
+    assert all(slim.get_submodule(name).weight.shape == encoder.get_submodule(name).weight.shape for name in one_pixel)
     assert sum(p.numel() for p in slim.parameters()) < sum(p.numel() for p in encoder.parameters()) / 2
     # The probe forward pass left the running statistics alone.
     for (name, buffer), (_, slim_buffer) in zip(encoder.named_buffers(), slim.named_buffers()):
@@ -46,13 +51,13 @@ def test_pointwise_encoder_has_habitats_outputs_and_gradients(size):
     target = torch.randn_like(expected)
     ((encoder(images) - target) ** 2).sum().backward()
     ((slim(images) - target) ** 2).sum().backward()
-    for name in replaced:
+    for name in pointwise:
         full_grad = encoder.get_submodule(name).weight.grad  # [out, in, 3, 3]
         assert torch.count_nonzero(full_grad[:, :, [0, 0, 0, 1, 1, 2, 2, 2], [0, 1, 2, 0, 2, 0, 1, 2]]) == 0
         _assert_close_to_scale(slim.get_submodule(name).weight.grad, full_grad[:, :, 1:2, 1:2])
     # Every other parameter (the first convolution included) gets the gradient it gets in habitat's encoder.
     for (name, param), (_, slim_param) in zip(encoder.named_parameters(), slim.named_parameters()):
-        if name.rsplit(".", 1)[0] not in replaced:
+        if name.rsplit(".", 1)[0] not in pointwise:
             _assert_close_to_scale(slim_param.grad, param.grad)
 
 
@@ -89,3 +94,35 @@ def test_a_pointwise_convolution_is_torchs_1x1_convolution_on_any_map():
         x = torch.randn(shape)
         torch.testing.assert_close(pointwise(x), reference(x), rtol=1e-5, atol=1e-6)
     assert pointwise(torch.randn(4, 6, 1, 1)).shape == (4, 5, 1, 1)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, input_size", [
+    (3, 2, 1, (2, 2)),  # ResNet18's strided 3x3 from a 2x2 map: 4 of the 9 taps
+    (1, 2, 0, (2, 2)),  # its 1x1 shortcut: the top-left pixel
+    (3, 1, 0, (3, 3)),  # every tap
+    (3, 2, 1, (2, 1)),  # a non-square map
+])
+def test_a_one_pixel_output_convolution_is_torchs_convolution(kernel, stride, padding, input_size):
+    torch.manual_seed(0)
+    reference = torch.nn.Conv2d(6, 5, kernel, stride=stride, padding=padding)
+    one_pixel = OnePixelOutputConv2d(6, 5, kernel, stride=stride, padding=padding, input_size=input_size)
+    one_pixel.load_state_dict(reference.state_dict())  # the same parameter shapes: checkpoints load either way
+    x = torch.randn(4, 6, *input_size, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_()
+    got, expected = one_pixel(x), reference(x_ref)
+    assert got.shape == expected.shape == (4, 5, 1, 1)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    target = torch.randn(4, 5, 1, 1)
+    ((got - target) ** 2).sum().backward()
+    ((expected - target) ** 2).sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(one_pixel.weight.grad, reference.weight.grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(one_pixel.bias.grad, reference.bias.grad, rtol=1e-5, atol=1e-6)
+    # Another map size goes through the convolution.
+    larger = torch.randn(4, 6, input_size[0] + 3, input_size[1] + 3)
+    torch.testing.assert_close(one_pixel(larger), reference(larger), rtol=1e-5, atol=1e-6)
+
+
+def test_a_one_pixel_output_convolution_refuses_a_map_it_does_not_shrink_to_one_pixel():
+    with pytest.raises(ValueError, match="1x1 map"):
+        OnePixelOutputConv2d(6, 5, 3, stride=1, padding=1, input_size=(2, 2))
