@@ -186,19 +186,22 @@ def pointwise_on_1x1_maps(encoder: nn.Module, observation_space: spaces.Dict) ->
             hook.remove()
     replaced = []
     for name, module in list(encoder.named_modules()):
-        if (not isinstance(module, nn.Conv2d) or name not in map_sizes or module.groups != 1 or module.dilation != (1, 1)
-                or module.padding_mode != "zeros" or not isinstance(module.padding, tuple)):
+        if not isinstance(module, nn.Conv2d) or name not in map_sizes or module.dilation != (1, 1):
             continue
         input_size, output_size = map_sizes[name]
         centre_tap_only = input_size == (1, 1) and module.kernel_size == (3, 3) and module.padding == (1, 1)
-        if not centre_tap_only and (output_size != (1, 1) or input_size == (1, 1)):
+        one_pixel_output = (
+            output_size == (1, 1) and input_size != (1, 1) and module.groups == 1
+            and module.padding_mode == "zeros" and isinstance(module.padding, tuple)
+        )
+        if not (centre_tap_only or one_pixel_output):
             continue
         # Built without drawing from torch's random stream (its weights are overwritten next): the rest of the run
         # (action sampling, minibatch order) then draws the same numbers as with habitat's encoder.
         with torch.random.fork_rng(devices=[]):
             if centre_tap_only:
                 replacement = PointwiseConv2d(module.in_channels, module.out_channels, 1, stride=module.stride,
-                                              bias=module.bias is not None)
+                                              groups=module.groups, bias=module.bias is not None)
             else:
                 replacement = OnePixelOutputConv2d(
                     module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
