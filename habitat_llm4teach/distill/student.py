@@ -126,16 +126,24 @@ class OnePixelOutputConv2d(nn.Conv2d):
 
     def __init__(self, *args: Any, input_size: tuple[int, int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.groups != 1 or self.dilation != (1, 1) or any(
-            (size + 2 * pad - k) // stride + 1 != 1
-            for size, pad, k, stride in zip(input_size, self.padding, self.kernel_size, self.stride)
-        ):
-            raise ValueError(f"{self} does not make a 1x1 map from a {input_size} input")
+        if not self.computes_as_product(self, input_size):
+            raise ValueError(f"{self} does not make a 1x1 map from a {input_size} input with zero padding")
         self.input_size = tuple(input_size)
         # Input rows (columns) the kernel covers, and the taps that cover them: input i meets tap i + padding.
         self._input_window = tuple(slice(max(0, -pad), min(size, k - pad))
                                    for size, pad, k in zip(input_size, self.padding, self.kernel_size))
         self._tap_window = tuple(slice(w.start + pad, w.stop + pad) for w, pad in zip(self._input_window, self.padding))
+
+    @staticmethod
+    def computes_as_product(conv: nn.Conv2d, input_size: tuple[int, ...]) -> bool:
+        """Whether ``conv`` makes a 1x1 map from an ``input_size`` map with plain zero padding, ungrouped and
+        undilated: what this class computes as a product."""
+        return (
+            conv.groups == 1 and conv.dilation == (1, 1) and conv.padding_mode == "zeros"
+            and isinstance(conv.padding, tuple)
+            and all((size + 2 * pad - k) // stride + 1 == 1
+                    for size, pad, k, stride in zip(input_size, conv.padding, conv.kernel_size, conv.stride))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != self.input_size:
@@ -162,11 +170,9 @@ def pointwise_on_1x1_maps(encoder: nn.Module, observation_space: spaces.Dict) ->
     Map sizes are found by one forward pass of a blank observation, in eval mode (no running-statistics update and,
     under DD-PPO, no collective), before any training.
     """
-    map_sizes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # name -> (input, output) map size
+    input_sizes: dict[str, tuple[int, ...]] = {}
     hooks = [
-        module.register_forward_hook(
-            lambda _m, inputs, output, name=name: map_sizes.__setitem__(name, (tuple(inputs[0].shape[-2:]), tuple(output.shape[-2:])))
-        )
+        module.register_forward_hook(lambda _m, inputs, _o, name=name: input_sizes.__setitem__(name, tuple(inputs[0].shape[-2:])))
         for name, module in encoder.named_modules()
         if isinstance(module, nn.Conv2d)
     ]
@@ -186,14 +192,11 @@ def pointwise_on_1x1_maps(encoder: nn.Module, observation_space: spaces.Dict) ->
             hook.remove()
     replaced = []
     for name, module in list(encoder.named_modules()):
-        if not isinstance(module, nn.Conv2d) or name not in map_sizes or module.dilation != (1, 1):
+        if not isinstance(module, nn.Conv2d) or name not in input_sizes or module.dilation != (1, 1):
             continue
-        input_size, output_size = map_sizes[name]
+        input_size = input_sizes[name]
         centre_tap_only = input_size == (1, 1) and module.kernel_size == (3, 3) and module.padding == (1, 1)
-        one_pixel_output = (
-            output_size == (1, 1) and input_size != (1, 1) and module.groups == 1
-            and module.padding_mode == "zeros" and isinstance(module.padding, tuple)
-        )
+        one_pixel_output = input_size != (1, 1) and OnePixelOutputConv2d.computes_as_product(module, input_size)
         if not (centre_tap_only or one_pixel_output):
             continue
         # Built without drawing from torch's random stream (its weights are overwritten next): the rest of the run

@@ -126,3 +126,6 @@ def test_a_one_pixel_output_convolution_is_torchs_convolution(kernel, stride, pa
 def test_a_one_pixel_output_convolution_refuses_a_map_it_does_not_shrink_to_one_pixel():
     with pytest.raises(ValueError, match="1x1 map"):
         OnePixelOutputConv2d(6, 5, 3, stride=1, padding=1, input_size=(2, 2))
+    # Its product reads padding as zeros: another padding mode would give other outputs.
+    with pytest.raises(ValueError, match="zero padding"):
+        OnePixelOutputConv2d(6, 5, 3, stride=2, padding=1, padding_mode="reflect", input_size=(2, 2))
