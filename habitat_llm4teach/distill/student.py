@@ -195,7 +195,9 @@ def pointwise_on_1x1_maps(encoder: nn.Module, observation_space: spaces.Dict) ->
         if not isinstance(module, nn.Conv2d) or name not in input_sizes or module.dilation != (1, 1):
             continue
         input_size = input_sizes[name]
-        centre_tap_only = input_size == (1, 1) and module.kernel_size == (3, 3) and module.padding == (1, 1)
+        # Only zero padding leaves the outer taps with nothing to multiply (replicate or circular padding repeats the pixel).
+        centre_tap_only = (input_size == (1, 1) and module.kernel_size == (3, 3) and module.padding == (1, 1)
+                           and module.padding_mode == "zeros")
         one_pixel_output = input_size != (1, 1) and OnePixelOutputConv2d.computes_as_product(module, input_size)
         if not (centre_tap_only or one_pixel_output):
             continue

@@ -129,3 +129,21 @@ def test_a_one_pixel_output_convolution_refuses_a_map_it_does_not_shrink_to_one_
     # Its product reads padding as zeros: another padding mode would give other outputs.
     with pytest.raises(ValueError, match="zero padding"):
         OnePixelOutputConv2d(6, 5, 3, stride=2, padding=1, padding_mode="reflect", input_size=(2, 2))
+
+
+class _OneConvEncoder(torch.nn.Module):
+    visual_keys = ["rgb"]
+
+    def __init__(self, padding_mode: str) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 2, 3, padding=1, padding_mode=padding_mode)
+
+    def forward(self, observations):
+        return self.conv(observations["rgb"].float().permute(0, 3, 1, 2))
+
+
+def test_only_zero_padding_makes_a_3x3_convolution_on_a_1x1_map_pointwise():
+    # With replicate padding the outer taps multiply the pixel itself: the centre tap alone would change the outputs.
+    space = spaces.Dict({"rgb": spaces.Box(0, 255, (1, 1, 2), np.uint8)})
+    assert pointwise_on_1x1_maps(_OneConvEncoder("zeros"), space) == ["conv"]
+    assert pointwise_on_1x1_maps(_OneConvEncoder("replicate"), space) == []
