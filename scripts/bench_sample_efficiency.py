@@ -294,6 +294,10 @@ def evaluate(
     return record
 
 
+# What evaluate() sets for every evaluation; a command-line override of one of them is for training only.
+EVALUATION_KEYS = ("habitat_baselines.evaluate", "habitat_baselines.test_episode_count", "habitat_baselines.num_environments",
+                   "habitat_baselines.eval.video_option", "llm4teach.run_dir")
+
 # How an evaluation record was made: every env plays the same number of episodes (since this was added), or
 # habitat's evaluator stopped at the first N episodes to end with the others still running (before).
 EQUAL_QUOTAS, FIRST_TO_END = "equal_quotas", "first_to_end"
@@ -342,6 +346,13 @@ class TaskBench:
             f"llm4teach.distill.margin={self.args.margin}", f"llm4teach.distill.fade_updates={self.args.fade_updates}",
         ]
 
+    def student_eval_overrides(self, run_dir: Path) -> list[str]:
+        """A student's evaluation: its groups and the command line's overrides, which may build its network (e.g.
+        ``habitat_baselines.rl.ddppo.rnn_type=GRU``: the checkpoint only loads into the network that trained it),
+        less the keys the evaluation sets itself (``EVALUATION_KEYS``)."""
+        kept = [o for o in self.args.overrides if o.split("=", 1)[0].lstrip("+~") not in EVALUATION_KEYS]
+        return [*self.groups, *kept, f"llm4teach.run_dir={run_dir}"]
+
     def run_llm4teach(self, report_only: bool) -> None:
         """The teacher alone, then each seed's LLM4Teach run and its student's evaluation."""
         teacher_dir = self.folder / "teacher_only"
@@ -362,7 +373,7 @@ class TaskBench:
             if record is None:
                 continue
             self.student_evals.append(evaluate(
-                "minigrid/llm4teach", self.args.eval_episodes, run_dir, [*self.groups, f"llm4teach.run_dir={run_dir}"],
+                "minigrid/llm4teach", self.args.eval_episodes, run_dir, self.student_eval_overrides(run_dir),
                 f"{self.task} student seed {seed}", self.teacher_identity, report_only, trained_steps=record["budget"],
             ))
 
@@ -384,7 +395,7 @@ class TaskBench:
                 self.student_rechecks.append(first)
                 continue
             self.student_rechecks.append(evaluate(
-                "minigrid/llm4teach", self.args.eval_episodes, run_dir, [*self.groups, f"llm4teach.run_dir={run_dir}"],
+                "minigrid/llm4teach", self.args.eval_episodes, run_dir, self.student_eval_overrides(run_dir),
                 f"{self.task} student seed {record['seed']}, equal quotas", self.teacher_identity,
                 not (run and (run_dir / "checkpoints" / "latest.pth").exists()), trained_steps=record["budget"],
                 record_name=RECHECK,

@@ -287,3 +287,26 @@ def test_each_task_has_its_budget_unless_one_is_given(tmp_path):
     assert bench.TaskBench("TwoDoor", _args(tmp_path, budget=None), {}).budget == 1_000_000
     assert bench.TaskBench("SimpleDoorKey", _args(tmp_path, budget=None), {}).budget == 300_000
     assert bench.TaskBench("TwoDoor", _args(tmp_path, budget=5000), {}).budget == 5000
+
+
+def test_a_students_evaluation_builds_the_network_the_command_line_trained(tmp_path, monkeypatch):
+    network, training_only = "habitat_baselines.rl.ddppo.rnn_type=GRU", "habitat_baselines.num_environments=8"
+    task = bench.TaskBench("SimpleDoorKey", _args(tmp_path, schedule="paper", seeds=[1], overrides=[network, training_only]), {})
+    trained, evaluated = [], []
+
+    def fake_train(config, run_dir, seed, budget, extra, *args, **kwargs):
+        trained.append(list(extra))
+        return {"run_dir": str(run_dir), "seed": seed, "budget": budget}
+
+    def fake_evaluate(config, episodes, run_dir, extra, *args, **kwargs):
+        evaluated.append((run_dir.name, list(extra)))
+        return {"success": 1.0, "return": 0.8, "evaluator": bench.EQUAL_QUOTAS}
+
+    monkeypatch.setattr(bench, "train", fake_train)
+    monkeypatch.setattr(bench, "evaluate", fake_evaluate)
+    task.run_llm4teach(report_only=False)
+    assert network in trained[0] and training_only in trained[0]
+    (teacher, teacher_extra), (student, student_extra) = evaluated
+    assert teacher == "teacher_only" and network not in teacher_extra  # the teacher alone has no student network
+    assert student == "llm4teach_seed1"
+    assert student_extra == [*task.groups, network, f"llm4teach.run_dir={tmp_path / 'simpledoorkey' / 'llm4teach_seed1'}"]
