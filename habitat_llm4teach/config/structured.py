@@ -190,6 +190,9 @@ class StudentConfig:
     # on a CPU (run as matrix products; on in MiniGrid's default student); training runs still diverge from habitat's
     # network (README). Checkpoints keep the shapes they were trained with: evaluate with the same setting.
     pointwise_on_1x1_maps: bool = False
+    # Scale and 2x2-average-pool 8-bit images in one pass (distill/student.py's OnePassPoolingResNetEncoder) instead of
+    # habitat's four passes over the full-size image: the same input up to float rounding, cheaper on a CPU.
+    pool_images_in_one_pass: bool = False
 
 
 @dataclass

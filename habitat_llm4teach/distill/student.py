@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from gym import spaces
 from habitat_baselines.common.baseline_registry import baseline_registry
-from habitat_baselines.rl.ddppo.policy.resnet_policy import PointNavResNetPolicy
+from habitat_baselines.rl.ddppo.policy.resnet_policy import PointNavResNetPolicy, ResNetEncoder
 from torch import nn
 from torch.nn import functional as F
 
@@ -59,6 +59,8 @@ class L4TResNetPolicy(PointNavResNetPolicy):
         policy = PointNavResNetPolicy.from_config.__func__(build, config, student_space, action_space, **kwargs)
         if config.llm4teach.student.pointwise_on_1x1_maps and not policy.net.is_blind:
             pointwise_on_1x1_maps(policy.net.visual_encoder, student_space)
+        if config.llm4teach.student.pool_images_in_one_pass and not policy.net.is_blind:
+            OnePassPoolingResNetEncoder.adopt(policy.net.visual_encoder)
         teacher_config = config.llm4teach.teacher
         if teacher_config.get("plan_overlay", False):
             policy.overlay_teacher = build_teacher(teacher_config, observation_space, action_space)
@@ -151,6 +153,53 @@ class OnePixelOutputConv2d(nn.Conv2d):
         window = x[:, :, self._input_window[0], self._input_window[1]]
         taps = self.weight[:, :, self._tap_window[0], self._tap_window[1]]
         return F.linear(window.flatten(1), taps.flatten(1), self.bias)[:, :, None, None]
+
+
+class OnePassPoolingResNetEncoder(ResNetEncoder):
+    """habitat's ResNetEncoder that scales and 2x2-average-pools its 8-bit images in one pass over each image.
+
+    habitat's forward converts every image to float at full size, scales it, concatenates the keys and only then
+    halves it with ``avg_pool2d``: four passes over the full-size image, each making a new tensor, in every forward
+    (PPO sees each image again in every epoch). Adding the four 8-bit values of each 2x2 block in float (exact: at
+    most 4 x 255) and scaling the sum once gives the same input up to float rounding. Why: on a 2-core CPU habitat's
+    way took ~10 % of the MiniGrid student's forward and backward (README "The MiniGrid student on a CPU"). Batches
+    with a visual key that is not 8-bit (depth) or an odd image side go through habitat's forward unchanged.
+    """
+
+    @classmethod
+    def adopt(cls, encoder: nn.Module) -> None:
+        """Make habitat's ``encoder`` (built by its policy) one of these in place: same modules and parameters,
+        so checkpoints and the random stream do not change."""
+        if type(encoder) is not ResNetEncoder:
+            raise ConfigError("llm4teach.student.pool_images_in_one_pass needs habitat's ResNetEncoder; "
+                              f"this backbone builds {type(encoder).__name__}: set it to false")
+        encoder.__class__ = cls
+
+    def _pools_in_one_pass(self, observations: dict[str, torch.Tensor]) -> bool:
+        return all(
+            self.key_needs_rescaling[key] is not None and observations[key].dtype == torch.uint8
+            and observations[key].shape[1] % 2 == 0 and observations[key].shape[2] % 2 == 0
+            for key in self.visual_keys
+        )
+
+    @staticmethod
+    def _pooled(image: torch.Tensor, scale: float) -> torch.Tensor:
+        """[batch, height, width, channels] 8-bit image -> its 2x2 block means times ``scale``, [b, h/2, w/2, c]."""
+        batch, height, width, channels = image.shape
+        # Each row pair as [:, :, 0] and [:, :, 1]; in a row, each pixel pair as the two halves of 2 * channels values.
+        pixel_pairs = image.reshape(batch, height // 2, 2, width // 2, 2 * channels).float()
+        row_sums = pixel_pairs[:, :, 0] + pixel_pairs[:, :, 1]
+        return (row_sums[..., :channels] + row_sums[..., channels:]) * (scale / 4)
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        if self.is_blind or not self._pools_in_one_pass(observations):
+            return super().forward(observations)
+        pooled = [self._pooled(observations[key], self.key_needs_rescaling[key]) for key in self.visual_keys]
+        image = pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=-1)
+        # [batch, channels, height, width], channels-last in memory like habitat's permuted image.
+        x = self.running_mean_and_var(image.permute(0, 3, 1, 2))
+        x = self.backbone(x)
+        return self.compression(x)
 
 
 def pointwise_on_1x1_maps(encoder: nn.Module, observation_space: spaces.Dict) -> list[str]:

@@ -10,7 +10,16 @@ import torch
 from gym import spaces
 from habitat_baselines.rl.ddppo.policy.resnet_policy import PointNavResNetPolicy
 
-from habitat_llm4teach.distill.student import OnePixelOutputConv2d, PointwiseConv2d, pointwise_on_1x1_maps
+from habitat_baselines.rl.ddppo.policy.resnet_policy import ResNetEncoder
+from torch.nn import functional as F
+
+from habitat_llm4teach.distill.student import (
+    OnePassPoolingResNetEncoder,
+    OnePixelOutputConv2d,
+    PointwiseConv2d,
+    pointwise_on_1x1_maps,
+)
+from habitat_llm4teach.errors import ConfigError
 
 
 def _habitat_policy(size: int, baseplanes: int = 32) -> tuple[PointNavResNetPolicy, spaces.Dict]:
@@ -147,3 +156,66 @@ def test_only_zero_padding_makes_a_3x3_convolution_on_a_1x1_map_pointwise():
     space = spaces.Dict({"rgb": spaces.Box(0, 255, (1, 1, 2), np.uint8)})
     assert pointwise_on_1x1_maps(_OneConvEncoder("zeros"), space) == ["conv"]
     assert pointwise_on_1x1_maps(_OneConvEncoder("replicate"), space) == []
+
+
+def _rgb_depth_space(size: int, depth: bool) -> spaces.Dict:
+    keys = {"rgb": spaces.Box(0, 255, (size, size, 3), np.uint8)}
+    if depth:
+        keys["depth"] = spaces.Box(0.0, 1.0, (size, size, 1), np.float32)
+    return spaces.Dict(keys)
+
+
+@pytest.mark.parametrize("pointwise", [False, True])
+def test_one_pass_pooling_has_habitats_outputs_and_gradients(pointwise):
+    reference, space = _habitat_policy(64)
+    encoder = reference.net.visual_encoder
+    if pointwise:
+        pointwise_on_1x1_maps(encoder, space)
+    one_pass = copy.deepcopy(encoder)
+    OnePassPoolingResNetEncoder.adopt(one_pass)
+    assert type(one_pass) is OnePassPoolingResNetEncoder
+    for (name, param), (_, same) in zip(encoder.named_parameters(), one_pass.named_parameters()):
+        assert torch.equal(param, same), name
+
+    # A slice of a larger batch, as PPO's minibatches are: not contiguous.
+    images = {"rgb": torch.randint(0, 256, (12, 64, 64, 3), dtype=torch.uint8)[::2]}
+    # The backbone's input, computed as torch does it without habitat: mean of each 2x2 block of image / 255.
+    expected_input = F.avg_pool2d(images["rgb"].permute(0, 3, 1, 2).double() / 255, 2)
+    got_input = OnePassPoolingResNetEncoder._pooled(images["rgb"], 1 / 255).permute(0, 3, 1, 2)
+    torch.testing.assert_close(got_input.double(), expected_input, rtol=0, atol=1e-7)
+
+    expected, got = encoder(images), one_pass(images)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    target = torch.randn_like(expected)
+    ((encoder(images) - target) ** 2).sum().backward()
+    ((one_pass(images) - target) ** 2).sum().backward()
+    for (name, param), (_, same) in zip(encoder.named_parameters(), one_pass.named_parameters()):
+        _assert_close_to_scale(same.grad, param.grad)
+
+
+def test_one_pass_pooling_leaves_other_images_to_habitat(monkeypatch):
+    calls = []
+    original = ResNetEncoder.forward
+    monkeypatch.setattr(ResNetEncoder, "forward", lambda self, obs: calls.append(1) or original(self, obs))
+    for space, images in [
+        # a float depth image beside the 8-bit one
+        (_rgb_depth_space(32, depth=True), {"rgb": torch.randint(0, 256, (2, 32, 32, 3), dtype=torch.uint8),
+                                            "depth": torch.rand(2, 32, 32, 1)}),
+        # an odd side: habitat's pooling drops the last row and column
+        (_rgb_depth_space(33, depth=False), {"rgb": torch.randint(0, 256, (2, 33, 33, 3), dtype=torch.uint8)}),
+    ]:
+        calls.clear()
+        torch.manual_seed(0)
+        encoder = PointNavResNetPolicy(space, spaces.Discrete(7), hidden_size=32, backbone="resnet18").net.visual_encoder
+        one_pass = copy.deepcopy(encoder)
+        OnePassPoolingResNetEncoder.adopt(one_pass)
+        encoder.eval(), one_pass.eval()
+        expected = encoder(images)
+        assert calls == [1]
+        torch.testing.assert_close(one_pass(images), expected, rtol=0, atol=0)
+        assert calls == [1, 1]
+
+
+def test_one_pass_pooling_refuses_an_encoder_that_is_not_habitats_resnet():
+    with pytest.raises(ConfigError, match="pool_images_in_one_pass"):
+        OnePassPoolingResNetEncoder.adopt(torch.nn.Linear(2, 2))
