@@ -11,12 +11,13 @@ imports). The set-ups (``SETUPS``):
 - ``old``: the MiniGrid default before the CPU work (the ``resnet18_64`` student, envs in worker processes,
   habitat's Adam);
 - ``new``: today's default (no overrides: the ``resnet18_64_pointwise`` student, envs in process, fused Adam);
+- ``habitat_pooling``: the default with habitat's own image scaling and pooling: what one-pass pooling buys;
 - ``resnet18_64``: the default with the ``resnet18_64`` student (the default until 2026-12-06): what the
-  pointwise student buys;
+  pointwise student and the rest buy;
 - ``habitat_adam``: the default with habitat's own Adam in place of the fused step.
 
 Prints one line per set-up and, last, one JSON object with ``fps_old``,
-``fps_new``, ``ratio`` = fps_new / fps_old, ``fps_resnet18_64`` and ``fps_habitat_adam``.
+``fps_new``, ``ratio`` = fps_new / fps_old and ``fps_<set-up>`` for the others asked for (None when not).
 
     .venv/bin/python scripts/bench_ppo_fps.py [--task SimpleDoorKey] [--envs 16] [--steps 16384]
 """
@@ -39,6 +40,7 @@ SETUPS = {
     "old": ["minigrid/student=resnet18_64", "habitat_baselines.vector_env_factory.workers=processes",
             "habitat_baselines.updater_name=PPO", "habitat_baselines.distrib_updater_name=DDPPO"],
     "new": [],
+    "habitat_pooling": ["llm4teach.student.pool_images_in_one_pass=false"],
     "resnet18_64": ["minigrid/student=resnet18_64"],
     # today's default with habitat's own Adam instead of the fused step (distill/optimizer.py): what fusing buys
     "habitat_adam": ["habitat_baselines.updater_name=PPO", "habitat_baselines.distrib_updater_name=DDPPO"],
@@ -100,8 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "fps_old": runs["old"]["fps"], "fps_new": runs["new"]["fps"],
         "ratio": round(runs["new"]["fps"] / runs["old"]["fps"], 2),
         "wall_ratio": round(runs["old"]["wall_s"] / runs["new"]["wall_s"], 2),
-        "fps_resnet18_64": runs["resnet18_64"]["fps"] if "resnet18_64" in runs else None,
-        "fps_habitat_adam": runs["habitat_adam"]["fps"] if "habitat_adam" in runs else None,
+        **{f"fps_{setup}": runs[setup]["fps"] if setup in runs else None for setup in SETUPS if setup not in ("old", "new")},
         **runs,
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
     }))

@@ -138,15 +138,16 @@ def test_rearrange_student_ignores_the_teacher_scene_vector(composed):
     assert policy.action_distribution_type == "gaussian"
 
 
-# minigrid/student options: image size, ResNet width, pointwise_on_1x1_maps, RNN size and type.
-STUDENTS = {"resnet18_64": (64, 32, False, 256, "LSTM"), "resnet18_64_pointwise": (64, 32, True, 256, "LSTM")}
+# minigrid/student options: image size, ResNet width, pointwise_on_1x1_maps, pool_images_in_one_pass, RNN size and
+# type.
+STUDENTS = {"resnet18_64": (64, 32, False, False, 256, "LSTM"), "resnet18_64_pointwise": (64, 32, True, True, 256, "LSTM")}
 DEFAULT_STUDENT = "resnet18_64_pointwise"
 
 
 def _student_of(config) -> tuple:
     hb, student = config.habitat_baselines, config.llm4teach.student
     return (hb.vector_env_factory.image_size, student.resnet_baseplanes, student.pointwise_on_1x1_maps,
-            hb.rl.ppo.hidden_size, hb.rl.ddppo.rnn_type)
+            student.pool_images_in_one_pass, hb.rl.ppo.hidden_size, hb.rl.ddppo.rnn_type)
 
 
 @pytest.mark.parametrize("student", sorted(STUDENTS))
@@ -157,7 +158,7 @@ def test_minigrid_student_group_sets_one_network_for_both_arms(composed, arm, st
     import torch
     from gym import spaces
 
-    from habitat_llm4teach.distill.student import L4TResNetPolicy
+    from habitat_llm4teach.distill.student import L4TResNetPolicy, OnePassPoolingResNetEncoder
 
     config = composed(f"minigrid/{arm}", [f"minigrid/student={student}"])
     assert _student_of(config) == STUDENTS[student]
@@ -172,6 +173,7 @@ def test_minigrid_student_group_sets_one_network_for_both_arms(composed, arm, st
     assert convs[0].in_channels == 3 and convs[0].out_channels == config.llm4teach.student.resnet_baseplanes
     compression = encoder.compression[0]
     assert compression.kernel_size == ((1, 1) if config.llm4teach.student.pointwise_on_1x1_maps else (3, 3))
+    assert (type(encoder) is OnePassPoolingResNetEncoder) == config.llm4teach.student.pool_images_in_one_pass
     rnn = policy.net.state_encoder.rnn
     assert rnn.hidden_size == config.habitat_baselines.rl.ppo.hidden_size
     assert type(rnn).__name__ == config.habitat_baselines.rl.ddppo.rnn_type
@@ -191,8 +193,16 @@ def test_a_checkpoint_of_the_other_student_is_refused_with_the_option_that_train
     for trained, other in [("resnet18_64", "resnet18_64_pointwise"), ("resnet18_64_pointwise", "resnet18_64")]:
         with pytest.raises(ConfigError, match=rf"minigrid/student={trained}\b.*4 parameter.s. differ in shape"):
             policies[other].load_state_dict(policies[trained].state_dict())
+    # A GRU student's checkpoint in the LSTM one, and back: the recurrent cell is named.
+    gru = L4TResNetPolicy.from_config(composed("minigrid/llm4teach", ["habitat_baselines.rl.ddppo.rnn_type=GRU"]),
+                                      observation_space, spaces.Discrete(7))
+    with pytest.raises(ConfigError, match=r"rnn_type=LSTM \(MiniGrid: minigrid/student=resnet18_64_pointwise or resnet18_64"):
+        gru.load_state_dict(policies["resnet18_64_pointwise"].state_dict())
+    with pytest.raises(ConfigError, match=r"rnn_type=GRU\. 4 parameter"):
+        policies["resnet18_64_pointwise"].load_state_dict(gru.state_dict())
     # Its own student's checkpoint loads as torch loads it.
     policies["resnet18_64"].load_state_dict(policies["resnet18_64"].state_dict())
+    gru.load_state_dict(gru.state_dict())
 
 
 @pytest.mark.parametrize("baseplanes", [0, 7])

@@ -76,7 +76,11 @@ class L4TResNetPolicy(PointNavResNetPolicy):
                           if key in built and tuple(value.shape) != tuple(built[key].shape)}
             if not mismatched:
                 raise
-            if all(saved[:2] == now[:2] and {saved[2:], now[2:]} == {(3, 3), (1, 1)} for saved, now in mismatched.values()):
+            trained_rnn = self._rnn_type_of(state_dict)
+            if trained_rnn is not None and trained_rnn != self._rnn_type_of(built):
+                minigrid = " (MiniGrid: minigrid/student=resnet18_64_pointwise or resnet18_64)" if trained_rnn == "LSTM" else ""
+                hint = f"it was trained with habitat_baselines.rl.ddppo.rnn_type={trained_rnn}{minigrid}"
+            elif all(saved[:2] == now[:2] and {saved[2:], now[2:]} == {(3, 3), (1, 1)} for saved, now in mismatched.values()):
                 pointwise = next(iter(mismatched.values()))[0][2:] == (1, 1)
                 student = "resnet18_64_pointwise" if pointwise else "resnet18_64"
                 until = "" if pointwise else ", MiniGrid's default student until 2026-12-06"
@@ -87,6 +91,14 @@ class L4TResNetPolicy(PointNavResNetPolicy):
             shapes = "; ".join(f"{key}: checkpoint {saved}, this policy {now}" for key, (saved, now) in list(mismatched.items())[:3])
             raise ConfigError(f"this checkpoint does not fit the student built from the config: {hint}. "
                               f"{len(mismatched)} parameter(s) differ in shape, e.g. {shapes}") from error
+
+    @staticmethod
+    def _rnn_type_of(state_dict: Any) -> Optional[str]:
+        """The recurrent cell a state dict was made with, from its gate count (weight_hh: [gates * hidden, hidden])."""
+        weight = state_dict.get("net.state_encoder.rnn.weight_hh_l0")
+        if weight is None or weight.dim() != 2 or weight.shape[0] % weight.shape[1]:
+            return None
+        return {3: "GRU", 4: "LSTM"}.get(weight.shape[0] // weight.shape[1])
 
     def act(self, observations: Any, *args: Any, **kwargs: Any):
         action_data = super().act(observations, *args, **kwargs)
