@@ -39,6 +39,9 @@ reuses every record made with the same settings, so an interrupted benchmark pic
 A folder holding a finished run made with other settings is never cleared: the benchmark stops and says so.
 ``--student`` defaults to the MiniGrid configs' default student, and ``--results`` to that student's folder
 (``RESULTS``: the records made with ``resnet18_64``, the default until 2026-12-06, are in ``sample_efficiency/``).
+Extra Hydra overrides on the command line go to both arms' training and to each student's evaluation, less the
+keys the evaluation sets itself (``EVALUATION_KEYS``): one that changes the network, such as
+``habitat_baselines.rl.ddppo.rnn_type=GRU``, then also builds the network its checkpoint is loaded into.
 ``--report-only`` writes the report from the records there are, running nothing. A run made with a smaller budget
 and otherwise the same settings is trained on from its resume state rather than from scratch
 (``habitat_llm4teach.checkpoints.extend_resume_state``), and its student evaluated again.
