@@ -205,6 +205,28 @@ def test_a_checkpoint_of_the_other_student_is_refused_with_the_option_that_train
     gru.load_state_dict(gru.state_dict())
 
 
+def test_a_resume_states_config_from_before_one_pass_pooling_builds_habitats_encoder(composed):
+    """habitat resumes with the config saved in its resume state: one saved before pool_images_in_one_pass existed
+    lacks the key, and its run trained with habitat's pooling."""
+    import numpy as np
+    from gym import spaces
+    from habitat_baselines.rl.ddppo.policy.resnet_policy import ResNetEncoder
+    from omegaconf import OmegaConf
+
+    from habitat_llm4teach.distill.student import L4TResNetPolicy
+
+    # The saved config as habitat reads it back: struct mode, without the key (an untyped copy, since a typed
+    # StudentConfig node refuses deleting a field).
+    config = OmegaConf.create(OmegaConf.to_container(composed("minigrid/llm4teach")))
+    del config.llm4teach.student["pool_images_in_one_pass"]
+    OmegaConf.set_struct(config, True)
+    with pytest.raises(Exception, match="pool_images_in_one_pass"):
+        config.llm4teach.student.pool_images_in_one_pass  # what failed before
+    policy = L4TResNetPolicy.from_config(config, spaces.Dict({"rgb": spaces.Box(0, 255, (64, 64, 3), np.uint8)}),
+                                         spaces.Discrete(7))
+    assert type(policy.net.visual_encoder) is ResNetEncoder
+
+
 @pytest.mark.parametrize("baseplanes", [0, 7])
 def test_student_width_must_suit_habitats_group_norm(composed, baseplanes):
     import numpy as np

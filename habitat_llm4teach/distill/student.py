@@ -59,7 +59,8 @@ class L4TResNetPolicy(PointNavResNetPolicy):
         policy = PointNavResNetPolicy.from_config.__func__(build, config, student_space, action_space, **kwargs)
         if config.llm4teach.student.pointwise_on_1x1_maps and not policy.net.is_blind:
             pointwise_on_1x1_maps(policy.net.visual_encoder, student_space)
-        if config.llm4teach.student.pool_images_in_one_pass and not policy.net.is_blind:
+        # .get: the config of a resume state saved before the key existed lacks it; such a run trained without it.
+        if config.llm4teach.student.get("pool_images_in_one_pass", False) and not policy.net.is_blind:
             OnePassPoolingResNetEncoder.adopt(policy.net.visual_encoder)
         teacher_config = config.llm4teach.teacher
         if teacher_config.get("plan_overlay", False):
