@@ -7,7 +7,10 @@ that only ever sees a 1x1 feature map as the 1x1 convolution of its centre tap
 (:func:`pointwise_on_1x1_maps`), run as a matrix product (:class:`PointwiseConv2d`):
 the same network up to float rounding, a third of the parameters (MiniGrid's
 default student). A checkpoint trained with the other setting is refused with
-the option that trained it (:meth:`L4TResNetPolicy.load_state_dict`).
+the option that trained it (:meth:`L4TResNetPolicy.load_state_dict`). With
+``llm4teach.student.pool_images_in_one_pass`` (also on in MiniGrid's default
+student) its encoder scales and pools 8-bit images in one pass
+(:class:`OnePassPoolingResNetEncoder`), the same input up to float rounding.
 
 habitat's ResNet policy feeds every 1-D observation to its RNN and drops only
 the ``eval.extra_sim_sensors`` cameras; the teacher's ``l4t_scene`` vector
