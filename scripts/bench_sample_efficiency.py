@@ -26,9 +26,11 @@ Both arms use the same trainer (``llm4teach``) and config; PPO is the same run w
 PPO runs come after every task's LLM4Teach runs, since they are the long part.
 
 steps to level: env steps until the moving success over the last 100 training episodes first reaches the
-level (habitat_llm4teach/distill/episodes.py), averaged over the seeds that reached it. When a PPO seed stops
-short it counts at the env steps it trained (habitat's count in its final checkpoint, ``steps_trained``: its
-budget rounded up to whole rollouts) and the ratio is a lower bound (``ratio_is_lower_bound``). Return is the mean
+level (habitat_llm4teach/distill/episodes.py); ``*_steps_to_level`` averages the seeds that reached it and
+``llm4teach_seeds_at_level`` counts them. A seed that stops short counts at the env steps it trained (habitat's count
+in its final checkpoint, ``steps_trained``: its budget rounded up to whole rollouts) in the PPO budget and the ratio,
+``ppo_steps / llm4teach_steps``: a PPO seed short makes the ratio a lower bound (``ratio_is_lower_bound``), an
+LLM4Teach seed short an upper bound (``ratio_is_upper_bound``), and with both the ratio decides no target. Return is the mean
 episode reward (MiniGrid's 1 - 0.9 * steps / max_steps on success), so a student that solves a task in fewer
 steps than its teacher has the higher return. fps is habitat's ``perf/fps`` at the end of each run.
 
@@ -312,6 +314,12 @@ def steps_to_level(records: list[dict], level: float) -> list[Optional[int]]:
     return [load_episodes(str(REPO / r["run_dir"])).steps_to(level) for r in records]
 
 
+def counted_at_budget(records: list[dict], steps: list[Optional[int]]) -> list[int]:
+    """Each run's steps to the level, or, where it never got there, the env steps it trained (habitat's count; where a
+    record lacks it, its last episode's end, a little lower)."""
+    return [s if s is not None else r.get("steps_trained", r["steps"]) for s, r in zip(steps, records)]
+
+
 def mean_or_none(values: Sequence[Optional[float]]) -> Optional[float]:
     kept = [v for v in values if v is not None]
     return float(np.mean(kept)) if kept else None
@@ -408,7 +416,7 @@ class TaskBench:
         """PPO to the level, or ``--ppo-factor`` x LLM4Teach's mean steps there; only once every LLM4Teach seed ran."""
         if self.level is None or len(self.llm4teach) != len(self.args.seeds) or None in self.llm4teach:
             return
-        llm4teach_steps = mean_or_none(steps_to_level(self.llm4teach, self.level))
+        llm4teach_steps = mean_or_none(counted_at_budget(self.llm4teach, steps_to_level(self.llm4teach, self.level)))
         self.ppo_budget = int(self.args.ppo_factor * (llm4teach_steps if llm4teach_steps is not None else self.budget))
         for seed in self.args.seeds:
             self.ppo.append(train(
@@ -427,17 +435,19 @@ class TaskBench:
         l4t_steps = steps_to_level(llm4teach, level) if level is not None else []
         ppo_steps = steps_to_level(ppo, level) if level is not None else []
         l4t_mean = mean_or_none(l4t_steps)
-        ratio, lower_bound = None, None
+        ratio, lower_bound, upper_bound = None, None, None
         if l4t_mean is not None and ppo and len(ppo) == len(self.args.seeds):
-            # A PPO seed that stopped short counts at the steps it trained (where a record lacks habitat's count, at
-            # its last episode's end, a little lower): the ratio is then a lower bound.
-            counted = [s if s is not None else r.get("steps_trained", r["steps"]) for s, r in zip(ppo_steps, ppo)]
-            ratio, lower_bound = float(np.mean(counted)) / l4t_mean, None in ppo_steps
+            # A seed that stopped short counts at the steps it trained: a PPO one makes the ratio a lower bound, an
+            # LLM4Teach one an upper bound.
+            ratio = float(np.mean(counted_at_budget(ppo, ppo_steps))) / float(np.mean(counted_at_budget(llm4teach, l4t_steps)))
+            lower_bound, upper_bound = None in ppo_steps, None in l4t_steps
         student = mean_or_none([e["success"] for e in evals])
         complete = (teacher is not None and len(llm4teach) == len(evals) == len(self.args.seeds)
                     and (self.args.arms == "llm4teach" or len(ppo) == len(self.args.seeds)))
         targets = {
-            "ratio_ge_5": None if ratio is None else ratio >= RATIO_TARGET,
+            # An upper bound at or above the target, or a ratio that is both kinds of bound, proves nothing.
+            "ratio_ge_5": (None if ratio is None or (upper_bound and (lower_bound or ratio >= RATIO_TARGET))
+                           else ratio >= RATIO_TARGET),
             "student_ge_teacher": None if student is None or teacher is None else student >= teacher["success"],
             "student_ge_teacher_plus_5": (
                 None if student is None or teacher is None or teacher["success"] >= SURPASS_BELOW
@@ -456,11 +466,13 @@ class TaskBench:
             "level_is": None if level is None else ("teacher" if level < THRESHOLD else "90%"),
             "llm4teach_steps_to_level": l4t_mean,
             "llm4teach_steps_to_level_per_seed": l4t_steps,
+            "llm4teach_seeds_at_level": sum(steps is not None for steps in l4t_steps),
             "ppo_steps_to_level": mean_or_none(ppo_steps),
             "ppo_steps_to_level_per_seed": ppo_steps,
             "ppo_budget": self.ppo_budget,
             "ratio": ratio,
             "ratio_is_lower_bound": lower_bound,
+            "ratio_is_upper_bound": upper_bound,
             "llm4teach_eval_success": student,
             "llm4teach_eval_success_per_seed": [e["success"] for e in evals],
             "llm4teach_eval_evaluator_per_seed": [e.get("evaluator") for e in evals],

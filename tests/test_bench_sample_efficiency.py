@@ -51,7 +51,8 @@ def test_report_times_both_arms_to_the_teachers_level_and_bounds_the_ratio_when_
     assert report["llm4teach_steps_to_level_per_seed"] == [1850, 1850]
     assert report["ppo_steps_to_level_per_seed"] == [10850, None]
     assert report["ratio"] == pytest.approx((10850 + 20000) / 2 / 1850)
-    assert report["ratio_is_lower_bound"] is True
+    assert report["ratio_is_lower_bound"] is True and report["ratio_is_upper_bound"] is False
+    assert report["llm4teach_seeds_at_level"] == 2
     assert report["llm4teach_eval_success"] == pytest.approx(0.91)
     assert report["targets"] == {"ratio_ge_5": True, "student_ge_teacher": True, "student_ge_teacher_plus_5": True}
     assert report["complete"] is True
@@ -310,3 +311,29 @@ def test_a_students_evaluation_builds_the_network_the_command_line_trained(tmp_p
     assert teacher == "teacher_only" and network not in teacher_extra  # the teacher alone has no student network
     assert student == "llm4teach_seed1"
     assert student_extra == [*task.groups, network, f"llm4teach.run_dir={tmp_path / 'simpledoorkey' / 'llm4teach_seed1'}"]
+
+
+def test_an_llm4teach_seed_that_stopped_short_counts_at_its_budget_and_bounds_the_ratio_from_above(tmp_path, monkeypatch):
+    task = bench.TaskBench("SimpleDoorKey", _args(tmp_path), {})
+    task.teacher_eval = {"success": 1.0, "return": 0.8}
+    # LLM4Teach seed 1 reaches 90 % at step 1,900; seed 2 never does in its 3,000 steps.
+    task.llm4teach = [_run(tmp_path / "l1", [0] * 100 + [1] * 200), {**_run(tmp_path / "l2", [0] * 300), "steps_trained": 3008}]
+    task.student_evals = [{"success": 0.95, "return": 0.5}, {"success": 0.4, "return": 0.2}]
+
+    def ppo_reaching_at(*steps):
+        return [_run(tmp_path / f"p{i}_{s}", [0] * (s // 10 - 90) + [1] * 90) for i, s in enumerate(steps)]
+
+    task.ppo = ppo_reaching_at(10_000, 12_000)  # both PPO seeds reach 90 %
+    report = task.report()
+    assert report["llm4teach_steps_to_level_per_seed"] == [1900, None] and report["llm4teach_seeds_at_level"] == 1
+    assert report["llm4teach_steps_to_level"] == 1900  # the seeds that got there
+    assert report["ratio"] == pytest.approx(11_000 / ((1900 + 3008) / 2))  # seed 2 at the steps it trained
+    assert report["ratio_is_upper_bound"] is True and report["ratio_is_lower_bound"] is False
+    assert report["targets"]["ratio_ge_5"] is False  # an upper bound below 5
+    task.ppo = ppo_reaching_at(20_000, 30_000)
+    assert task.report()["ratio"] >= 5 and task.report()["targets"]["ratio_ge_5"] is None  # at or above: unknown
+    # The PPO budget: 5 x the mean with seed 2 at its budget, not 5 x the one seed that got there.
+    task.ppo, budgets = [], []
+    monkeypatch.setattr(bench, "train", lambda *args, **kwargs: budgets.append(args[3]))
+    task.run_ppo(report_only=True)
+    assert task.ppo_budget == int(5.0 * (1900 + 3008) / 2) and budgets == [task.ppo_budget] * 2
