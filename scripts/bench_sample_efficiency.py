@@ -416,8 +416,9 @@ class TaskBench:
         """PPO to the level, or ``--ppo-factor`` x LLM4Teach's mean steps there; only once every LLM4Teach seed ran."""
         if self.level is None or len(self.llm4teach) != len(self.args.seeds) or None in self.llm4teach:
             return
-        llm4teach_steps = mean_or_none(counted_at_budget(self.llm4teach, steps_to_level(self.llm4teach, self.level)))
-        self.ppo_budget = int(self.args.ppo_factor * (llm4teach_steps if llm4teach_steps is not None else self.budget))
+        # Every seed counts (the guard above: all ran), at the steps it trained where it never reached the level.
+        llm4teach_steps = np.mean(counted_at_budget(self.llm4teach, steps_to_level(self.llm4teach, self.level)))
+        self.ppo_budget = int(self.args.ppo_factor * llm4teach_steps)
         for seed in self.args.seeds:
             self.ppo.append(train(
                 "minigrid/llm4teach", self.folder / f"ppo_seed{seed}", seed, self.ppo_budget,
