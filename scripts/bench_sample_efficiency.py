@@ -247,6 +247,26 @@ def train(
     return record
 
 
+NUM_ENVS_KEY = "habitat_baselines.num_environments"
+
+
+def evaluation_settings(episodes: int) -> dict[str, Optional[str]]:
+    """The overrides evaluate() sets for every evaluation of ``episodes`` episodes (None: left to the configs)."""
+    # Equal quotas (envs/minigrid/factory.py) with as many envs as divide the episodes, so exactly that many count;
+    # with no divisor of at least MIN_EVAL_ENVS the configs' envs play and the factory rounds the count up (logged).
+    num_envs = max(d for d in range(1, MAX_EVAL_ENVS + 1) if episodes % d == 0)
+    return {
+        "habitat_baselines.evaluate": "True",
+        "habitat_baselines.test_episode_count": str(episodes),
+        NUM_ENVS_KEY: str(num_envs) if num_envs >= MIN_EVAL_ENVS else None,
+        "habitat_baselines.eval.video_option": "[]",
+    }
+
+
+# What every evaluation sets itself (its run folder too); a command-line override of one of them is for training only.
+EVALUATION_KEYS = (*evaluation_settings(1), "llm4teach.run_dir")
+
+
 def evaluate(
     config: str, episodes: int, run_dir: Path, extra: Sequence[str], label: str, teacher: Optional[dict], report_only: bool,
     trained_steps: Optional[int] = None, record_name: str = "bench_eval.json",
@@ -275,17 +295,13 @@ def evaluate(
             record = {**record, "evaluator": FIRST_TO_END}
     if record or report_only:
         return record
-    # Equal quotas (envs/minigrid/factory.py) with as many envs as divide the episodes, so exactly that many count;
-    # with no divisor of at least MIN_EVAL_ENVS the configs' envs play and the factory rounds the count up (logged).
-    num_envs = max(d for d in range(1, MAX_EVAL_ENVS + 1) if episodes % d == 0)
-    if num_envs < MIN_EVAL_ENVS:
+    settings_set = evaluation_settings(episodes)
+    if settings_set[NUM_ENVS_KEY] is None:
         print(f"  {label}: {episodes} episodes have no divisor from {MIN_EVAL_ENVS} to {MAX_EVAL_ENVS}: the configs' envs "
               f"evaluate them, the count rounded up to a multiple of the envs", flush=True)
     cmd = [
         sys.executable, "-m", "habitat_llm4teach.run", f"--config-name={config}",
-        "habitat_baselines.evaluate=True", f"habitat_baselines.test_episode_count={episodes}",
-        *([f"habitat_baselines.num_environments={num_envs}"] if num_envs >= MIN_EVAL_ENVS else []),
-        "habitat_baselines.eval.video_option=[]", *extra,
+        *(f"{key}={value}" for key, value in settings_set.items() if value is not None), *extra,
     ]
     output = run_dir / record_name.replace(".json", "_output.txt")
     returncode, out = run_logged(cmd, output, label)
@@ -298,10 +314,6 @@ def evaluate(
     print(f"{label}: success {record['success']:.2f}, return {record['return']:.3f}", flush=True)
     return record
 
-
-# What evaluate() sets for every evaluation; a command-line override of one of them is for training only.
-EVALUATION_KEYS = ("habitat_baselines.evaluate", "habitat_baselines.test_episode_count", "habitat_baselines.num_environments",
-                   "habitat_baselines.eval.video_option", "llm4teach.run_dir")
 
 # How an evaluation record was made: every env plays the same number of episodes (since this was added), or
 # habitat's evaluator stopped at the first N episodes to end with the others still running (before).

@@ -337,3 +337,21 @@ def test_an_llm4teach_seed_that_stopped_short_counts_at_its_budget_and_bounds_th
     monkeypatch.setattr(bench, "train", lambda *args, **kwargs: budgets.append(args[3]))
     task.run_ppo(report_only=True)
     assert task.ppo_budget == int(5.0 * (1900 + 3008) / 2) and budgets == [task.ppo_budget] * 2
+
+
+def test_the_keys_a_students_evaluation_drops_from_the_command_line_are_those_every_evaluation_sets(tmp_path, monkeypatch):
+    commands = []
+
+    def fake_run(cmd, output, label):
+        commands.append(cmd)
+        return 0, "Average episode success: 1.0\nAverage episode reward: 0.5\n"
+
+    monkeypatch.setattr(bench, "run_logged", fake_run)
+    bench.evaluate("minigrid/teacher", 100, tmp_path, [f"llm4teach.run_dir={tmp_path}"], "teacher", None, False)
+    (cmd,) = commands
+    keys_set = {arg.split("=", 1)[0] for arg in cmd[3:]}  # after the interpreter, -m and the module
+    assert keys_set == {*bench.EVALUATION_KEYS, "--config-name"}
+    assert "habitat_baselines.num_environments=10" in cmd  # 100 episodes: 10 envs play 10 each
+    (tmp_path / "prime").mkdir()
+    bench.evaluate("minigrid/teacher", 17, tmp_path / "prime", [], "teacher", None, False)
+    assert not any(arg.startswith(bench.NUM_ENVS_KEY) for arg in commands[1])  # 17: no divisor from 4 to 16, the configs' envs play
