@@ -449,9 +449,9 @@ class TaskBench:
         ppo_steps = steps_to_level(ppo, level) if level is not None else []
         l4t_mean = mean_or_none(l4t_steps)
         ratio, lower_bound, upper_bound = None, None, None
-        if l4t_mean is not None and ppo and len(ppo) == len(self.args.seeds):
+        if level is not None and llm4teach and ppo and len(ppo) == len(self.args.seeds):
             # A seed that stopped short counts at the steps it trained: a PPO one makes the ratio a lower bound, an
-            # LLM4Teach one an upper bound.
+            # LLM4Teach one an upper bound (so there is a ratio even where no LLM4Teach seed reached the level).
             ratio = float(np.mean(counted_at_budget(ppo, ppo_steps))) / float(np.mean(counted_at_budget(llm4teach, l4t_steps)))
             lower_bound, upper_bound = None in ppo_steps, None in l4t_steps
         student = mean_or_none([e["success"] for e in evals])
@@ -472,7 +472,9 @@ class TaskBench:
         return {
             "task": self.task,
             "complete": complete,
+            "seeds": list(self.args.seeds),
             "budget": self.budget,
+            "overrides": list(self.args.overrides),
             "teacher_success": teacher["success"] if teacher else None,
             "teacher_return": teacher["return"] if teacher else None,
             "level": level,
@@ -515,6 +517,40 @@ class TaskBench:
             return None
         hlines = {"teacher alone": self.teacher_eval["success"]} if self.teacher_eval else {}
         return groups, hlines, f"{self.task}: success vs env steps"
+
+
+# The report's settings that every task in it shares: an earlier report made with others is replaced, not merged.
+SHARED_SETTINGS = ("student", "schedule", "margin", "fade_updates", "ppo_factor", "eval_episodes")
+
+
+def earlier_tasks(args: argparse.Namespace) -> dict[str, dict]:
+    """The tasks of the folder's earlier report that this call leaves out, each with the ``seeds``, ``budget`` and
+    ``overrides`` it was reported with; none where that report was made with other shared settings."""
+    path = args.results / "sample_efficiency.json"
+    try:
+        earlier = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        print(f"the earlier report {path} is unreadable ({error}): it is replaced by this call's tasks", flush=True)
+        return {}
+    shared = {"margin": None, "fade_updates": None} if args.schedule == "paper" else {}
+    wanted = {key: shared.get(key, getattr(args, key)) for key in SHARED_SETTINGS}
+    differing = [key for key in SHARED_SETTINGS if earlier.get(key) != wanted[key]]
+    if differing:
+        print(f"the earlier report {path} was made with other {', '.join(differing)}: it is replaced", flush=True)
+        return {}
+    kept = {}
+    for task, report in earlier.get("tasks", {}).items():
+        if task in TASKS and task not in args.tasks and report.get("seeds", earlier.get("seeds")):
+            budgets = earlier.get("budget")
+            kept[task] = {
+                "seeds": report.get("seeds", earlier.get("seeds")),
+                # reports from before per-task settings: the budget of the task, or the call's one for every task
+                "budget": report.get("budget", budgets.get(task) if isinstance(budgets, dict) else budgets),
+                "overrides": report.get("overrides", []),
+            }
+    return kept
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -563,9 +599,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for bench in benches:  # the shorter part first, for every task: a stopped session leaves whole tasks
         bench.run_llm4teach(args.report_only or args.recheck_evals)
         bench.recheck_evals(args.recheck_evals and not args.report_only)
-    if args.arms == "both":
-        for bench in benches:
-            bench.run_ppo(args.report_only or args.recheck_evals)
+    for bench in benches:  # --arms llm4teach trains no PPO, but reports the PPO records already made
+        bench.run_ppo(args.report_only or args.recheck_evals or args.arms != "both")
+    # A call on some tasks (or seeds) rewrites the report of the whole folder: the other tasks of the earlier
+    # report are reported again from their records, with the seeds, budget and overrides they were reported with.
+    earlier = [TaskBench(task, argparse.Namespace(**{**vars(args), **settings}), teacher_identity)
+               for task, settings in earlier_tasks(args).items()]
+    for bench in earlier:
+        bench.run_llm4teach(report_only=True)
+        bench.recheck_evals(run=False)
+        bench.run_ppo(report_only=True)
+    benches = sorted(benches + earlier, key=lambda bench: TASKS.index(bench.task))
 
     reports = {bench.task: bench.report() for bench in benches}
     panels = [panel for bench in benches if (panel := bench.panel())]
@@ -578,7 +622,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     report = {
         "tasks": reports,
         "seeds": args.seeds,
-        "budget": args.budget if args.budget else {task: BUDGETS[task] for task in args.tasks},
+        "budget": {bench.task: bench.budget for bench in benches},
         "student": args.student,
         "arms": args.arms,
         "schedule": args.schedule,

@@ -355,3 +355,39 @@ def test_the_keys_a_students_evaluation_drops_from_the_command_line_are_those_ev
     (tmp_path / "prime").mkdir()
     bench.evaluate("minigrid/teacher", 17, tmp_path / "prime", [], "teacher", None, False)
     assert not any(arg.startswith(bench.NUM_ENVS_KEY) for arg in commands[1])  # 17: no divisor from 4 to 16, the configs' envs play
+
+
+def test_with_no_llm4teach_seed_at_the_level_the_ratio_is_an_upper_bound_from_the_steps_trained(tmp_path):
+    task = bench.TaskBench("TwoDoor", _args(tmp_path), {})
+    task.teacher_eval = {"success": 0.8, "return": 0.37}
+    task.llm4teach = [{**_run(tmp_path / f"l{seed}", [0] * 300), "steps_trained": 3008} for seed in (1, 2)]
+    task.student_evals = [{"success": 0.5, "return": 0.2}] * 2
+    task.ppo = [{**_run(tmp_path / f"p{seed}", [0] * 1500), "steps_trained": 15_040} for seed in (1, 2)]
+    report = task.report()
+    assert report["llm4teach_seeds_at_level"] == 0 and report["llm4teach_steps_to_level"] is None
+    assert report["ratio"] == pytest.approx(15_040 / 3008)
+    assert report["ratio_is_upper_bound"] is True and report["ratio_is_lower_bound"] is True
+    assert report["targets"]["ratio_ge_5"] is None  # bounded from both sides: proves nothing
+
+
+def _report_only(tmp_path, *argv):
+    assert bench.main(["--report-only", "--results", str(tmp_path), *argv]) == 0
+    return json.loads((tmp_path / "sample_efficiency.json").read_text())
+
+
+def test_a_call_on_some_tasks_keeps_the_other_tasks_of_the_folders_report_with_their_own_seeds(tmp_path):
+    first = _report_only(tmp_path, "--tasks", "SimpleDoorKey", "LavaDoorKey", "--seeds", "2", "--budget", "5000",
+                         "habitat_baselines.num_environments=8")
+    assert list(first["tasks"]) == ["SimpleDoorKey", "LavaDoorKey"]
+    second = _report_only(tmp_path, "--tasks", "TwoDoor", "LavaDoorKey", "--seeds", "1", "3")
+    assert list(second["tasks"]) == ["SimpleDoorKey", "LavaDoorKey", "TwoDoor"]  # the benchmark's task order
+    kept, redone = second["tasks"]["SimpleDoorKey"], second["tasks"]["LavaDoorKey"]
+    assert kept["seeds"] == [2] and kept["budget"] == 5000 and kept["overrides"] == ["habitat_baselines.num_environments=8"]
+    assert redone["seeds"] == [1, 3] and redone["budget"] == bench.BUDGETS["LavaDoorKey"] and redone["overrides"] == []
+    assert second["budget"] == {"SimpleDoorKey": 5000, "LavaDoorKey": bench.BUDGETS["LavaDoorKey"],
+                                "TwoDoor": bench.BUDGETS["TwoDoor"]}
+    # A call with other shared settings (here the schedule) replaces the report instead of mixing into it.
+    third = _report_only(tmp_path, "--tasks", "TwoDoor", "--schedule", "paper")
+    assert list(third["tasks"]) == ["TwoDoor"]
+    (tmp_path / "sample_efficiency.json").write_text("{not json")
+    assert list(_report_only(tmp_path, "--tasks", "ColoredDoorKey")["tasks"]) == ["ColoredDoorKey"]
