@@ -601,8 +601,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         bench.recheck_evals(args.recheck_evals and not args.report_only)
     for bench in benches:  # --arms llm4teach trains no PPO, but reports the PPO records already made
         bench.run_ppo(args.report_only or args.recheck_evals or args.arms != "both")
-    # A call on some tasks (or seeds) rewrites the report of the whole folder: the other tasks of the earlier
-    # report are reported again from their records, with the seeds, budget and overrides they were reported with.
+    # A call on some tasks rewrites the report of the whole folder: the tasks it names with its own seeds, the other
+    # tasks of the earlier report again from their records, with the seeds, budget and overrides they were reported with.
     earlier = [TaskBench(task, argparse.Namespace(**{**vars(args), **settings}), teacher_identity)
                for task, settings in earlier_tasks(args).items()]
     for bench in earlier:
