@@ -519,8 +519,18 @@ class TaskBench:
         return groups, hlines, f"{self.task}: success vs env steps"
 
 
-# The report's settings that every task in it shares: an earlier report made with others is replaced, not merged.
-SHARED_SETTINGS = ("student", "schedule", "margin", "fade_updates", "ppo_factor", "eval_episodes")
+def shared_settings(args: argparse.Namespace) -> dict:
+    """The report's settings that every task in it shares, as the report writes them: an earlier report made with
+    others is replaced, not merged."""
+    adaptive = args.schedule == "adaptive"
+    return {
+        "student": args.student,
+        "schedule": args.schedule,
+        "margin": args.margin if adaptive else None,
+        "fade_updates": args.fade_updates if adaptive else None,
+        "ppo_factor": args.ppo_factor,
+        "eval_episodes": args.eval_episodes,
+    }
 
 
 def earlier_tasks(args: argparse.Namespace) -> dict[str, dict]:
@@ -534,18 +544,17 @@ def earlier_tasks(args: argparse.Namespace) -> dict[str, dict]:
     except (OSError, ValueError) as error:
         print(f"the earlier report {path} is unreadable ({error}): it is replaced by this call's tasks", flush=True)
         return {}
-    shared = {"margin": None, "fade_updates": None} if args.schedule == "paper" else {}
-    wanted = {key: shared.get(key, getattr(args, key)) for key in SHARED_SETTINGS}
-    differing = [key for key in SHARED_SETTINGS if earlier.get(key) != wanted[key]]
+    differing = [key for key, value in shared_settings(args).items() if earlier.get(key) != value]
     if differing:
         print(f"the earlier report {path} was made with other {', '.join(differing)}: it is replaced", flush=True)
         return {}
+    budgets = earlier.get("budget")
     kept = {}
     for task, report in earlier.get("tasks", {}).items():
-        if task in TASKS and task not in args.tasks and report.get("seeds", earlier.get("seeds")):
-            budgets = earlier.get("budget")
+        seeds = report.get("seeds", earlier.get("seeds"))
+        if task in TASKS and task not in args.tasks and seeds:
             kept[task] = {
-                "seeds": report.get("seeds", earlier.get("seeds")),
+                "seeds": seeds,
                 # reports from before per-task settings: the budget of the task, or the call's one for every task
                 "budget": report.get("budget", budgets.get(task) if isinstance(budgets, dict) else budgets),
                 "overrides": report.get("overrides", []),
@@ -623,13 +632,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "tasks": reports,
         "seeds": args.seeds,
         "budget": {bench.task: bench.budget for bench in benches},
-        "student": args.student,
+        **shared_settings(args),
         "arms": args.arms,
-        "schedule": args.schedule,
-        "margin": args.margin if args.schedule == "adaptive" else None,
-        "fade_updates": args.fade_updates if args.schedule == "adaptive" else None,
-        "ppo_factor": args.ppo_factor,
-        "eval_episodes": args.eval_episodes,
         "plot": str(plot) if plot else None,
         "wall_s_this_call": round(time.perf_counter() - start, 1),
     }
