@@ -70,7 +70,11 @@ def test_evaluation_counts_give_every_env_the_same_quota():
     from habitat_llm4teach.envs.minigrid.factory import unbiased_eval_counts
 
     assert unbiased_eval_counts(8, 16) == (8, 8)  # no more envs than episodes
-    assert unbiased_eval_counts(100, 16) == (112, 16)  # rounded up to 7 in each env
+    assert unbiased_eval_counts(100, 16) == (100, 10)  # the most envs that divide the count
     assert unbiased_eval_counts(100, 10) == (100, 10)
+    assert unbiased_eval_counts(64, 16) == (64, 16)
+    assert unbiased_eval_counts(97, 16) == (98, 14)  # prime: the fewest extra episodes, 7 in each of 14 envs
+    assert unbiased_eval_counts(3, 16) == (3, 3)
+    assert unbiased_eval_counts(101, 16) == (102, 6)  # never fewer than a quarter of the envs (1 would be exact)
     with pytest.raises(ConfigError, match="test_episode_count must be >= 1"):
         unbiased_eval_counts(-1, 16)
