@@ -99,20 +99,21 @@ def test_ctrl_c_saves_resume_state_and_rerun_resumes(tmp_path):
 
 def test_eval_gives_every_env_the_same_number_of_episodes(trained_run):
     # habitat's evaluator stops at test_episode_count, dropping the episodes still running (the long ones); with
-    # equal quotas it stops only when every env has played its own. 3 episodes in 2 envs: 2 each, all counted.
+    # equal quotas it stops only when every env has played its own. 5 episodes asked of 4 envs: 2 in each of 3 (no env
+    # count from 4 down to 2 divides 5), all 6 counted.
     run_dir, _ = trained_run
     video_dir = run_dir / "videos_quota"
     result = run_cli(
         [CONFIG, f"llm4teach.run_dir={run_dir}", "habitat_baselines.evaluate=True",
-         "habitat_baselines.test_episode_count=3", "habitat_baselines.num_environments=2",
+         "habitat_baselines.test_episode_count=5", "habitat_baselines.num_environments=4",
          f"habitat_baselines.video_dir={video_dir}", "habitat_baselines.eval.video_option=[disk]"]
     )
     out = output_of(result)
     assert result.returncode == 0, out[-3000:]
-    assert "evaluating 4 episodes, 2 in each of 2 envs (asked: 3 with 2 envs)" in out
+    assert "evaluating 6 episodes, 2 in each of 3 envs (asked: 5 with 4 envs)" in out
     names = sorted(p.name for p in video_dir.glob("*.mp4"))  # one per episode habitat counted
-    assert len(names) == 4, names
-    assert sum("r0e0-" in n for n in names) == 2 and sum("r0e1-" in n for n in names) == 2, names
+    assert len(names) == 6, names
+    assert all(sum(f"r0e{env}-" in n for n in names) == 2 for env in range(3)), names
 
 
 @pytest.mark.parametrize(

@@ -58,9 +58,9 @@ def eval_episodes_per_env(test_episode_count: int, num_envs: int) -> int:
 def unbiased_eval_counts(test_episode_count: int, num_envs: int) -> tuple[int, int]:
     """``(test_episode_count, num_envs)`` for an evaluation where every env plays the same number of episodes.
 
-    No more envs than episodes; then the env count from ``num_envs`` down to a quarter of it (fewer would slow the
-    evaluation down) that needs the fewest extra episodes, the most envs among those. 100 episodes asked of 16 envs
-    are played 10 in each of 10 envs (exactly 100); a prime 97 becomes 98, 7 in each of 14.
+    No more envs than episodes; then the env count from ``num_envs`` down to half of it (fewer would slow the
+    evaluation down by more than 2x) that needs the fewest extra episodes, the most envs among those. 100 episodes
+    asked of 16 envs are played 10 in each of 10 envs (exactly 100); a prime 97 becomes 98, 7 in each of 14.
     """
     if test_episode_count < 1:
         raise ConfigError(
@@ -68,7 +68,7 @@ def unbiased_eval_counts(test_episode_count: int, num_envs: int) -> tuple[int, i
             f"end), got {test_episode_count}"
         )
     most = min(num_envs, test_episode_count)
-    fewest = max(1, most // 4)
+    fewest = -(-most // 2)
     num_envs = min(
         range(fewest, most + 1),
         key=lambda envs: (eval_episodes_per_env(test_episode_count, envs) * envs - test_episode_count, -envs),

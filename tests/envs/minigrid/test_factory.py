@@ -75,6 +75,8 @@ def test_evaluation_counts_give_every_env_the_same_quota():
     assert unbiased_eval_counts(64, 16) == (64, 16)
     assert unbiased_eval_counts(97, 16) == (98, 14)  # prime: the fewest extra episodes, 7 in each of 14 envs
     assert unbiased_eval_counts(3, 16) == (3, 3)
-    assert unbiased_eval_counts(101, 16) == (102, 6)  # never fewer than a quarter of the envs (1 would be exact)
+    assert unbiased_eval_counts(101, 16) == (104, 13)  # never fewer than half the envs (1 would be exact)
+    assert unbiased_eval_counts(5, 4) == (6, 3)
+    assert unbiased_eval_counts(3, 2) == (3, 1)
     with pytest.raises(ConfigError, match="test_episode_count must be >= 1"):
         unbiased_eval_counts(-1, 16)
