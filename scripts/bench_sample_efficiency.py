@@ -78,8 +78,7 @@ from habitat_llm4teach.distill.training_log import parse_progress_lines  # noqa:
 TASKS = ["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey", "TwoDoor"]
 THRESHOLD = 0.9
 PROGRESS_EVERY_S = 60.0
-MAX_EVAL_ENVS = 16  # the MiniGrid configs' num_environments: evaluation uses as many envs as divide its episodes
-MIN_EVAL_ENVS = 4  # ... but not fewer (1 env for a prime count would be slow)
+EVAL_ENVS = 16  # offered to every evaluation: the MiniGrid factory takes as many as give equal quotas (100 -> 10)
 RATIO_TARGET = 5.0
 SURPASS_MARGIN = 0.05  # student >= teacher + 5 points where the teacher is below SURPASS_BELOW
 SURPASS_BELOW = 0.95
@@ -250,15 +249,15 @@ def train(
 NUM_ENVS_KEY = "habitat_baselines.num_environments"
 
 
-def evaluation_settings(episodes: int) -> dict[str, Optional[str]]:
-    """The overrides evaluate() sets for every evaluation of ``episodes`` episodes (None: left to the configs)."""
-    # Equal quotas (envs/minigrid/factory.py) with as many envs as divide the episodes, so exactly that many count;
-    # with no divisor of at least MIN_EVAL_ENVS the configs' envs play and the factory rounds the count up (logged).
-    num_envs = max(d for d in range(1, MAX_EVAL_ENVS + 1) if episodes % d == 0)
+def evaluation_settings(episodes: int) -> dict[str, str]:
+    """The overrides evaluate() sets for every evaluation of ``episodes`` episodes."""
+    # The env count is the factory's choice (envs/minigrid/factory.py, unbiased_eval_counts: every env plays the
+    # same number of episodes, as few extra as possible, logged in the evaluation's output); a fixed offer keeps
+    # a training override of num_environments from changing how the evaluation counts.
     return {
         "habitat_baselines.evaluate": "True",
         "habitat_baselines.test_episode_count": str(episodes),
-        NUM_ENVS_KEY: str(num_envs) if num_envs >= MIN_EVAL_ENVS else None,
+        NUM_ENVS_KEY: str(EVAL_ENVS),
         "habitat_baselines.eval.video_option": "[]",
     }
 
@@ -296,12 +295,9 @@ def evaluate(
     if record or report_only:
         return record
     settings_set = evaluation_settings(episodes)
-    if settings_set[NUM_ENVS_KEY] is None:
-        print(f"  {label}: {episodes} episodes have no divisor from {MIN_EVAL_ENVS} to {MAX_EVAL_ENVS}: the configs' envs "
-              f"evaluate them, the count rounded up to a multiple of the envs", flush=True)
     cmd = [
         sys.executable, "-m", "habitat_llm4teach.run", f"--config-name={config}",
-        *(f"{key}={value}" for key, value in settings_set.items() if value is not None), *extra,
+        *(f"{key}={value}" for key, value in settings_set.items()), *extra,
     ]
     output = run_dir / record_name.replace(".json", "_output.txt")
     returncode, out = run_logged(cmd, output, label)

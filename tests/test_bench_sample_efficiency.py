@@ -351,10 +351,14 @@ def test_the_keys_a_students_evaluation_drops_from_the_command_line_are_those_ev
     (cmd,) = commands
     keys_set = {arg.split("=", 1)[0] for arg in cmd[3:]}  # after the interpreter, -m and the module
     assert keys_set == {*bench.EVALUATION_KEYS, "--config-name"}
-    assert "habitat_baselines.num_environments=10" in cmd  # 100 episodes: 10 envs play 10 each
-    (tmp_path / "prime").mkdir()
-    bench.evaluate("minigrid/teacher", 17, tmp_path / "prime", [], "teacher", None, False)
-    assert not any(arg.startswith(bench.NUM_ENVS_KEY) for arg in commands[1])  # 17: no divisor from 4 to 16, the configs' envs play
+    # Every evaluation offers the same envs whatever the training used; the factory picks its equal quotas.
+    assert "habitat_baselines.num_environments=16" in cmd
+    # A student trained on 4 envs is still evaluated with the same offer: the training's count is dropped.
+    task = bench.TaskBench("SimpleDoorKey", _args(tmp_path, overrides=["habitat_baselines.num_environments=4"]), {})
+    (tmp_path / "student").mkdir()
+    bench.evaluate("minigrid/llm4teach", 100, tmp_path / "student", task.student_eval_overrides(tmp_path / "student"),
+                   "student", None, False)
+    assert [arg for arg in commands[1] if arg.startswith(bench.NUM_ENVS_KEY)] == ["habitat_baselines.num_environments=16"]
 
 
 def test_with_no_llm4teach_seed_at_the_level_the_ratio_is_an_upper_bound_from_the_steps_trained(tmp_path):
