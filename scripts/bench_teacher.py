@@ -4,8 +4,9 @@ For the default model on this machine it prints, measured in one run:
 - seconds per novel description in score and in sample mode;
 - first-skill accuracy on the labelled descriptions in tests/data/minigrid_plan_labels.jsonl (dev:
   the prompt is chosen and the temperature fitted on it) and minigrid_plan_labels_heldout.jsonl
-  (held out: evaluated at the dev temperature) and minigrid_plan_labels_missions.jsonl (held out: other
-  MiniGrid tasks' missions), for mean and sum length normalisation, and
+  (held out: evaluated at the dev temperature), minigrid_plan_labels_missions.jsonl and
+  minigrid_plan_labels_missions2.jsonl (held out: other MiniGrid tasks' missions), for mean and sum length
+  normalisation, and
   calibration (mean probability on the correct skill) at the configured sharpening temperature
   and at the fitted one;
 - with --rearrange, accuracy on the labelled pick/place situations: the hand-made
@@ -34,11 +35,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 # dev: the prompt is chosen and the temperature fitted on it; heldout: written after prompt v5; missions: other
-# MiniGrid tasks' own mission strings (DoorKey, KeyCorridor, Unlock(Pickup), goal squares), written before v6.
+# MiniGrid tasks' own mission strings (DoorKey, KeyCorridor, Unlock(Pickup), goal squares), written before v6;
+# missions2: 35 more (12 task families, Fetch, LockedRoom, RedBlueDoors, ObstructedMaze among them), written on
+# 2026-12-07 after v6 and before any later prompt change, never used to choose one.
 LABELS = {
     "dev": DATA / "minigrid_plan_labels.jsonl",
     "heldout": DATA / "minigrid_plan_labels_heldout.jsonl",
     "missions": DATA / "minigrid_plan_labels_missions.jsonl",
+    "missions2": DATA / "minigrid_plan_labels_missions2.jsonl",
 }
 REARRANGE_LABELS = DATA / "rearrange_plan_labels.jsonl"
 # Situations recorded on the simulator (train episodes of the test pack) by probe_rearrange_skills.py --record-labels.

@@ -11,8 +11,11 @@ from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 # dev (the prompt is chosen on it), held out (written after prompt v5), missions (other MiniGrid tasks' missions,
-# written before prompt v6 and never used to choose one).
-SETS = ("minigrid_plan_labels.jsonl", "minigrid_plan_labels_heldout.jsonl", "minigrid_plan_labels_missions.jsonl")
+# written before prompt v6 and never used to choose one), missions2 (more of them, written after v6 and before any
+# later prompt change).
+SETS = ("minigrid_plan_labels.jsonl", "minigrid_plan_labels_heldout.jsonl", "minigrid_plan_labels_missions.jsonl",
+        "minigrid_plan_labels_missions2.jsonl")
+MISSION_SETS = SETS[2:]
 
 
 def rows(name: str) -> list[dict]:
@@ -21,7 +24,7 @@ def rows(name: str) -> list[dict]:
 
 @pytest.mark.parametrize("name", SETS)
 def test_every_label_is_a_candidate_of_its_description(name):
-    assert len(rows(name)) >= (30 if name.endswith("missions.jsonl") else 20)
+    assert len(rows(name)) >= (30 if name in MISSION_SETS else 20)
     for row in rows(name):
         scene = scene_from_description(row["description"])
         assert describe(scene) == row["description"], "descriptions are in describe.py's canonical form"
@@ -29,20 +32,24 @@ def test_every_label_is_a_candidate_of_its_description(name):
 
 
 def test_sets_are_disjoint_and_not_prompt_examples():
-    dev, heldout, missions = ({r["description"] for r in rows(name)} for name in SETS)
+    described = [{r["description"] for r in rows(name)} for name in SETS]
     examples = {e[0] for e in EXAMPLES}
-    assert not dev & heldout and not dev & missions and not heldout & missions
-    assert not (dev | heldout | missions) & examples
+    for i, first in enumerate(described):
+        assert not first & examples, SETS[i]
+        for j, second in enumerate(described[i + 1:], start=i + 1):
+            assert not first & second, (SETS[i], SETS[j])
 
 
-def test_the_missions_set_covers_other_minigrid_tasks_with_their_own_mission_strings():
+@pytest.mark.parametrize("name", MISSION_SETS)
+def test_the_missions_sets_cover_other_minigrid_tasks_with_their_own_mission_strings(name):
     """Each row names the registered MiniGrid task whose mission its Goal states, verbatim (issue 14: DoorKey,
     KeyCorridor, Unlock/UnlockPickup and a goal-square task at least)."""
     gymnasium = pytest.importorskip("gymnasium")
     pytest.importorskip("minigrid")
-    mission_spaces = {task: gymnasium.make(task).unwrapped.observation_space["mission"] for task in {r["task"] for r in rows(SETS[2])}}
-    for row in rows(SETS[2]):
+    mission_spaces = {task: gymnasium.make(task).unwrapped.observation_space["mission"] for task in {r["task"] for r in rows(name)}}
+    for row in rows(name):
         assert mission_spaces[row["task"]].contains(scene_from_description(row["description"]).mission), row
     families = {task.split("-")[1] for task in mission_spaces}
-    assert {"DoorKey", "KeyCorridorS3R2"} <= families and families & {"Unlock", "UnlockPickup"}
-    assert families & {"Empty", "FourRooms", "LavaCrossingS9N1", "MultiRoom"}
+    assert "DoorKey" in families and any(f.startswith("KeyCorridor") for f in families)
+    assert families & {"Unlock", "UnlockPickup"}
+    assert families & {"Empty", "FourRooms", "LavaCrossingS9N1", "SimpleCrossingS9N1", "MultiRoom"}
