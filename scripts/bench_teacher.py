@@ -90,7 +90,8 @@ def _metrics(records: list, sharpen: float, length_norm: str, temperatures: dict
     return result
 
 
-def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float, prompts_name: str = "minigrid") -> dict:
+def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float, prompts_name: str = "minigrid",
+               dtype: str = "auto") -> dict:
     """Score mode on the MiniGrid labelled sets: the first is the dev set (prompt chosen and T fitted on
     it), the others are held out and evaluated at the dev set's fitted temperatures."""
     import dataclasses
@@ -102,7 +103,7 @@ def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float, prompts_
     from habitat_llm4teach.teachers import PROMPT_SETS
 
     prompts = PROMPT_SETS[prompts_name]
-    planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=prompts)
+    planner = ScorePlanner(CausalLM(model, dtype=dtype), sharpen_temperature=sharpen, prompts=prompts)
     first = next(iter(sets.values()))[0]["description"]
     warm_up = query_from_description(first, prompts)
     planner.plan(dataclasses.replace(warm_up, description=first + " "))  # warm-up (static prefix), never cached for a row
@@ -120,7 +121,7 @@ def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float, prompts_
     return result
 
 
-def rearrange_mode(model: str, sharpen: float, paths: list[Path]) -> dict:
+def rearrange_mode(model: str, sharpen: float, paths: list[Path], dtype: str = "auto") -> dict:
     """Score mode on labelled pick/place situations with the rearrange prompt set, one figure set per file.
 
     One LLM call per row scores every candidate; per length normalisation (mean: the default, sum): accuracy
@@ -133,7 +134,7 @@ def rearrange_mode(model: str, sharpen: float, paths: list[Path]) -> dict:
     from habitat_llm4teach.teacher.rearrange.labels import load_rows, perception_from_row
     from habitat_llm4teach.teacher.rearrange.prompts import REARRANGE_PROMPTS, query_of
 
-    planner = ScorePlanner(CausalLM(model), sharpen_temperature=sharpen, prompts=REARRANGE_PROMPTS)
+    planner = ScorePlanner(CausalLM(model, dtype=dtype), sharpen_temperature=sharpen, prompts=REARRANGE_PROMPTS)
     result: dict = {"prompt_version": REARRANGE_PROMPTS.version}
     for path in paths:
         rows = load_rows(path)
@@ -168,12 +169,12 @@ def rearrange_mode(model: str, sharpen: float, paths: list[Path]) -> dict:
     return result
 
 
-def sample_mode(model: str, rows: list[dict]) -> dict:
+def sample_mode(model: str, rows: list[dict], dtype: str = "auto") -> dict:
     from habitat_llm4teach.teacher.llm import CausalLM
     from habitat_llm4teach.teacher.minigrid.prompts import MINIGRID_PROMPTS, query_from_description
     from habitat_llm4teach.teacher.planner import SamplePlanner
 
-    planner = SamplePlanner(CausalLM(model), prompts=MINIGRID_PROMPTS)
+    planner = SamplePlanner(CausalLM(model, dtype=dtype), prompts=MINIGRID_PROMPTS)
     seconds, correct, invalid = [], [], 0
     for row in rows:
         start = time.perf_counter()
@@ -185,12 +186,13 @@ def sample_mode(model: str, rows: list[dict]) -> dict:
             "sample_rows": len(rows), "sample_invalid_steps": invalid}
 
 
-def teacher_only(task: str, episodes: int, model: str, cache: Path, prompts_name: str = "minigrid") -> dict:
+def teacher_only(task: str, episodes: int, model: str, cache: Path, prompts_name: str = "minigrid",
+                 dtype: str = "auto") -> dict:
     cmd = [
         sys.executable, "-m", "habitat_llm4teach.run", "--config-name=minigrid/teacher", f"minigrid/task={task.lower()}",
         f"habitat_baselines.test_episode_count={episodes}", f"llm4teach.teacher.model={model}",
         f"llm4teach.teacher.cache_path={cache}", f"llm4teach.run_dir={cache.parent / task.lower()}",
-        f"llm4teach.teacher.env={prompts_name}",
+        f"llm4teach.teacher.env={prompts_name}", f"llm4teach.teacher.dtype={dtype}",
     ]
     start = time.perf_counter()
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -216,31 +218,37 @@ def main() -> None:
     parser.add_argument("--only-rearrange", action="store_true", help="skip every MiniGrid measurement")
     parser.add_argument("--prompts", choices=["minigrid", "minigrid_facts"], default="minigrid",
                         help="MiniGrid prompt set (teacher kind) for score mode and the teacher-only runs")
+    parser.add_argument("--dtype", default=TeacherConfig.dtype,
+                        help="llm4teach.teacher.dtype for every measurement (auto: what the teacher picks on this machine)")
     args = parser.parse_args()
     if args.only_rearrange:
         args.rearrange, args.sample_rows, args.tasks = True, 0, []
     sets = {name: [json.loads(line) for line in path.read_text().splitlines() if line.strip()] for name, path in LABELS.items()}
     rows = sets["dev"]
 
-    report = {"model": args.model}
+    from habitat_llm4teach.teacher.llm import resolve_device, resolve_dtype
+
+    report = {"model": args.model, "dtype": str(resolve_dtype(args.dtype, resolve_device("auto"))).split(".")[-1]}
     if not args.only_rearrange:
         print(f"score mode on {', '.join(f'{len(r)} {n}' for n, r in sets.items())} labelled descriptions ...", flush=True)
         report["prompts"] = args.prompts
-        report.update(score_mode(args.model, sets, TeacherConfig.sharpen_temperature, args.prompts))
+        report.update(score_mode(args.model, sets, TeacherConfig.sharpen_temperature, args.prompts, args.dtype))
         print(json.dumps(report), flush=True)
     if args.rearrange:
         print(f"rearrange score mode on {', '.join(p.name for p in args.rearrange_labels)} ...", flush=True)
-        report["rearrange"] = rearrange_mode(args.model, TeacherConfig.sharpen_temperature, args.rearrange_labels)
+        report["rearrange"] = rearrange_mode(args.model, TeacherConfig.sharpen_temperature, args.rearrange_labels,
+                                             args.dtype)
         print(json.dumps(report["rearrange"]), flush=True)
     if args.sample_rows:
         print(f"sample mode on {args.sample_rows} labelled descriptions ...", flush=True)
-        report.update(sample_mode(args.model, rows[: args.sample_rows]))
+        report.update(sample_mode(args.model, rows[: args.sample_rows], args.dtype))
         print(json.dumps(report), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "plans.json"
         for task in args.tasks:
             print(f"teacher-only {task}, {args.episodes} episodes ...", flush=True)
-            report[f"teacher_only_{task}"] = teacher_only(task, args.episodes, args.model, cache, args.prompts)
+            report[f"teacher_only_{task}"] = teacher_only(task, args.episodes, args.model, cache, args.prompts,
+                                                          args.dtype)
             print(json.dumps(report[f"teacher_only_{task}"]), flush=True)
     print(json.dumps(report))
 

@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument("--trace", type=Path, default=TRACE, help="the MiniGrid trace")
     parser.add_argument("--rearrange-trace", type=Path, default=REARRANGE_TRACE, help="the pick/place trace; 'none': skip")
     parser.add_argument("--model", default=TeacherConfig.model)
-    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--dtype", default=TeacherConfig.dtype, help="llm4teach.teacher.dtype (auto: what the teacher picks here)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--naive-requests", type=int, default=48, help="MiniGrid trace prefix for the naive pass; 0 = all")
     parser.add_argument("--rearrange-naive-requests", type=int, default=32, help="the same for the pick/place trace")

@@ -12,7 +12,8 @@ Running it again once the file is in place and its sha256 matches downloads
 nothing. Progress goes to stderr; the last line on stdout is the model's path.
 
 Then it converts the GGUF once into the safetensors folder transformers loads
-(data/models/<model>/.converted/, what ``llm4teach.teacher.dtype`` bfloat16 reads;
+(data/models/<model>/.converted/, in the dtype ``llm4teach.teacher.dtype=auto`` picks on this machine: bfloat16
+on a GPU or a CPU with bfloat16 units, float32 on other CPUs;
 a few minutes of CPU for 1.5B parameters), so the first training run does not
 pay for it beside its envs. ``--no-convert`` leaves that to the first run.
 """
@@ -191,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def convert(gguf: Path) -> bool:
-    """The GGUF as the teacher loads it (bfloat16 safetensors), converted now unless it already is; False on error."""
+    """The GGUF as the teacher loads it by default (safetensors in the dtype ``auto`` picks here), converted now unless
+    it already is; False on error."""
     try:
         from habitat_llm4teach.teacher.llm import ModelLoadError, resolve_model
     except ImportError as error:  # run with a Python that lacks the package: the first run converts instead

@@ -113,7 +113,9 @@ class TeacherConfig:
     env: str = "minigrid"
     # Hugging Face id (local cache only), model folder, or .gguf file (scripts/fetch_model.py).
     model: str = DEFAULT_TEACHER_MODEL
-    dtype: str = "bfloat16"
+    # "auto": bfloat16 on a GPU (float16 where it lacks bfloat16) and on a CPU with bfloat16 units (AMX, AVX512-BF16),
+    # float32 on other CPUs, where emulated bfloat16 is 2.2x slower; or "bfloat16", "float16", "float32".
+    dtype: str = "auto"
     # "auto": the last visible GPU, else the CPU (on every core during its forward passes); or e.g. "cuda:1", "cpu".
     device: str = "auto"
     # "score": rank every valid next skill by log-likelihood; "sample": the paper's sampled plans.

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from habitat_llm4teach.teacher.llm import KNOWN_GGUF_SHA256, CausalLM, ModelLoadError, resolve_model
+from habitat_llm4teach.teacher.llm import (
+    KNOWN_GGUF_SHA256,
+    CausalLM,
+    ModelLoadError,
+    cpu_has_bfloat16_units,
+    resolve_dtype,
+    resolve_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +96,38 @@ def test_broken_chat_template_is_named(tiny_lm):
 def test_loads_offline(tiny_model_dir, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert CausalLM(str(tiny_model_dir), dtype="bfloat16").model.dtype == torch.bfloat16
+
+
+def _set_cpu_bfloat16_units(monkeypatch, amx: bool, avx512_bf16: bool) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+
+
+def test_auto_dtype_follows_the_device(monkeypatch):
+    assert resolve_dtype("float32") == torch.float32 and resolve_dtype("bfloat16", "cuda:0") == torch.bfloat16
+    for amx, avx512_bf16, expected in ((False, False, torch.float32), (True, False, torch.bfloat16),
+                                       (False, True, torch.bfloat16)):
+        _set_cpu_bfloat16_units(monkeypatch, amx, avx512_bf16)
+        assert resolve_dtype("auto", "cpu") == expected
+    for supported, expected in ((True, torch.bfloat16), (False, torch.float16)):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, supported=supported, **k: supported)
+        assert resolve_dtype("auto", "cuda:1") == expected
+    with pytest.raises(ModelLoadError, match="unknown dtype 'fp8'; expected 'auto' or one of"):
+        resolve_dtype("fp8")
+
+
+def test_auto_dtype_loads_the_model_in_the_resolved_dtype(tiny_model_dir, monkeypatch):
+    _set_cpu_bfloat16_units(monkeypatch, False, False)
+    assert CausalLM(str(tiny_model_dir), dtype="auto", device="cpu").model.dtype == torch.float32
+    _set_cpu_bfloat16_units(monkeypatch, True, False)
+    assert CausalLM(str(tiny_model_dir), dtype="auto", device="cpu").model.dtype == torch.bfloat16
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="needs Linux's /proc/cpuinfo")
+def test_bfloat16_units_agree_with_the_kernels_cpu_flags():
+    flags = {flag for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")
+             for flag in line.split(":", 1)[1].split()}
+    assert cpu_has_bfloat16_units() == bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
 def test_bad_model_references(tmp_path, monkeypatch):
