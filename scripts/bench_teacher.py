@@ -226,9 +226,9 @@ def main() -> None:
     sets = {name: [json.loads(line) for line in path.read_text().splitlines() if line.strip()] for name, path in LABELS.items()}
     rows = sets["dev"]
 
-    from habitat_llm4teach.teacher.llm import resolve_device, resolve_dtype
+    from habitat_llm4teach.teacher.llm import dtype_name, resolve_device, resolve_dtype
 
-    report = {"model": args.model, "dtype": str(resolve_dtype(args.dtype, resolve_device("auto"))).split(".")[-1]}
+    report = {"model": args.model, "dtype": dtype_name(resolve_dtype(args.dtype, resolve_device("auto")))}
     if not args.only_rearrange:
         print(f"score mode on {', '.join(f'{len(r)} {n}' for n, r in sets.items())} labelled descriptions ...", flush=True)
         report["prompts"] = args.prompts

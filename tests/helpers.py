@@ -26,6 +26,14 @@ TINY_TRAINING = (
 )
 
 
+def set_cpu_bfloat16_units(monkeypatch, amx: bool, avx512_bf16: bool) -> None:
+    """Make torch report this CPU's bfloat16 units (what ``llm4teach.teacher.dtype=auto`` reads) as given."""
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+
+
 def run_cli(
     args: Sequence[str], timeout: float = 300, torchrun_procs: int = 0, cwd: Path = REPO
 ) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from helpers import REPO
+from helpers import REPO, set_cpu_bfloat16_units
 
 sys.path.insert(0, str(REPO / "scripts"))
 import fetch_model  # noqa: E402
@@ -26,8 +26,7 @@ def test_an_unreadable_gguf_fails_the_conversion_with_the_loaders_error(tmp_path
 def test_a_model_converted_before_is_not_read_again(tmp_path, capsys, monkeypatch, bfloat16_units, folder) -> None:
     # A CPU without bfloat16 units (AMX, AVX512-BF16) gets float32 weights, one with them bfloat16.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: bfloat16_units)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    set_cpu_bfloat16_units(monkeypatch, amx=bfloat16_units, avx512_bf16=False)
     # The conversion marker names this exact file: a byte that is no GGUF proves the file is not opened again.
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"not a gguf at all")

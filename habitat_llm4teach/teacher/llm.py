@@ -52,6 +52,11 @@ _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torc
 AUTO_DTYPE = "auto"
 
 
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.bfloat16`` -> ``"bfloat16"``: a key of ``_DTYPES``, as converted folders and logs name a dtype."""
+    return str(dtype).removeprefix("torch.")
+
+
 def model_name(ref: str) -> str:
     """How plan caches and the teacher server name the model ``ref`` refers to (a file's or folder's name)."""
     return Path(ref).name if Path(ref).exists() else ref
@@ -82,7 +87,7 @@ def _convert_gguf(gguf: Path, dtype: torch.dtype) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     stat = gguf.stat()
-    out = gguf.parent / ".converted" / f"{gguf.stem}-{str(dtype).split('.')[-1]}"
+    out = gguf.parent / ".converted" / f"{gguf.stem}-{dtype_name(dtype)}"
     marker = out / "source.json"
     source = {"gguf": gguf.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     if marker.is_file() and json.loads(marker.read_text()) == source and _has_weights(out):
@@ -248,7 +253,7 @@ class CausalLM:
         torch_dtype = resolve_dtype(dtype, str(self.device))
         folder = resolve_model(ref, torch_dtype)
         self.name = model_name(ref)
-        logger.info("Teacher model %s in %s on %s", self.name, str(torch_dtype).split(".")[-1], self.device)
+        logger.info("Teacher model %s in %s on %s", self.name, dtype_name(torch_dtype), self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         # device_map places the weights through accelerate (e.g. "cuda:1" for a dedicated teacher GPU).
         self.model = AutoModelForCausalLM.from_pretrained(

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import set_cpu_bfloat16_units
 
 from habitat_llm4teach.teacher.llm import (
     KNOWN_GGUF_SHA256,
@@ -98,16 +99,11 @@ def test_loads_offline(tiny_model_dir, monkeypatch):
     assert CausalLM(str(tiny_model_dir), dtype="bfloat16").model.dtype == torch.bfloat16
 
 
-def _set_cpu_bfloat16_units(monkeypatch, amx: bool, avx512_bf16: bool) -> None:
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
-
-
 def test_auto_dtype_follows_the_device(monkeypatch):
     assert resolve_dtype("float32") == torch.float32 and resolve_dtype("bfloat16", "cuda:0") == torch.bfloat16
     for amx, avx512_bf16, expected in ((False, False, torch.float32), (True, False, torch.bfloat16),
                                        (False, True, torch.bfloat16)):
-        _set_cpu_bfloat16_units(monkeypatch, amx, avx512_bf16)
+        set_cpu_bfloat16_units(monkeypatch, amx, avx512_bf16)
         assert resolve_dtype("auto", "cpu") == expected
     for supported, expected in ((True, torch.bfloat16), (False, torch.float16)):
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, supported=supported, **k: supported)
@@ -117,9 +113,9 @@ def test_auto_dtype_follows_the_device(monkeypatch):
 
 
 def test_auto_dtype_loads_the_model_in_the_resolved_dtype(tiny_model_dir, monkeypatch):
-    _set_cpu_bfloat16_units(monkeypatch, False, False)
+    set_cpu_bfloat16_units(monkeypatch, False, False)
     assert CausalLM(str(tiny_model_dir), dtype="auto", device="cpu").model.dtype == torch.float32
-    _set_cpu_bfloat16_units(monkeypatch, True, False)
+    set_cpu_bfloat16_units(monkeypatch, True, False)
     assert CausalLM(str(tiny_model_dir), dtype="auto", device="cpu").model.dtype == torch.bfloat16
 
 
