@@ -166,9 +166,9 @@ class ScriptedPlanner:
         return found
 
 
-def test_the_minigrid_facts_kind_asks_with_facts_and_the_default_without():
+def test_the_minigrid_facts_kind_asks_with_effects_and_the_default_without():
     """Teacher kind minigrid_facts builds the MiniGrid teacher over the minigrid_facts prompt set: its queries carry the
-    facts line; the default kind's do not (the observation's mission, "open the door", is the Goal of both)."""
+    effects line; the default kind's do not (the observation's mission, "open the door", is the Goal of both)."""
     from habitat_llm4teach.teachers import build_teacher
 
     pick_up_key = PlanDistribution((Plan((SkillCall("pick up", "yellow key"),), 1.0),))
@@ -188,7 +188,8 @@ def test_the_minigrid_facts_kind_asks_with_facts_and_the_default_without():
         assert teacher.prompt_set.name == kind
         teacher.guide(symbolic)
     scene = "Agent sees <yellow key>, <yellow door (locked)>, holds <nothing>. Goal: open the door."
-    assert asked == {"minigrid": [scene], "minigrid_facts": [scene + "\nFacts: the yellow key you see opens the locked yellow door."]}
+    effects = "\nEffects: pick up yellow key gets the key of the locked yellow door."
+    assert asked == {"minigrid": [scene], "minigrid_facts": [scene + effects]}
 
 
 def test_minigrid_teacher_in_process_turns_observations_into_teacher_probs_and_stats():

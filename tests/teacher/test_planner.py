@@ -111,8 +111,8 @@ def test_planner_sees_only_the_query_text_candidates_and_targets():
     """The planner answers from the query alone (what the server receives): no perception anywhere."""
     query = query_from_description(DESCRIPTION)
     assert query.description == DESCRIPTION
-    with_facts = query_from_description(DESCRIPTION, MINIGRID_FACTS_PROMPTS)  # the minigrid_facts set adds the facts
-    assert with_facts.description == DESCRIPTION + "\nFacts: the yellow key you see opens the locked yellow door."
+    with_facts = query_from_description(DESCRIPTION, MINIGRID_FACTS_PROMPTS)  # the minigrid_facts set adds the effects
+    assert with_facts.description == DESCRIPTION + "\nEffects: pick up yellow key gets the key of the locked yellow door."
     assert with_facts.candidates == query.candidates and with_facts.targets == query.targets
     assert [str(c) for c in query.candidates] == ["explore", "pick up yellow key"]
     assert query.targets_by_skill["open"] == ("yellow door",)  # nameable in a plan, not offered next

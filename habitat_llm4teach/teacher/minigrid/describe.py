@@ -2,11 +2,10 @@
 
 Owns the description format (``Agent sees <yellow key>, <yellow door (locked)>,
 holds <nothing>. Goal: open the door.``), which ``scene.py`` reads back, the
-facts the LLM is told with it (which seen key opens which locked door, whether
-what the mission names is seen: relations a 1.5B model misreads from colour
-words alone, stated for any mission) and the candidate next skills offered
-with it. All are deterministic: equal perceptions give equal text, so the plan
-cache can key on it.
+candidate next skills offered with it and what each of them does toward the
+mission (``skill_effects``: relations a 1.5B model misreads from colour words
+alone, stated for any mission). All are deterministic: equal perceptions give
+equal text, so the plan cache can key on it.
 """
 
 from __future__ import annotations
@@ -46,42 +45,14 @@ def describe(perception: Perception) -> str:
     return f"{text} Goal: {mission}." if mission else text
 
 
-# What a MiniGrid mission names for the agent to pick up ("pick up the purple ball", "pick up a key") or reach.
+# What a MiniGrid mission names for the agent to pick up ("pick up the purple ball", "pick up a key").
 _PICK_MISSION = re.compile(r"\bpick up (?:the |a |an )?(?:(?P<color>red|green|blue|purple|yellow|grey) )?(?P<kind>key|ball|box)\b")
-_GOAL_MISSION = re.compile(r"\bgoal\b")
 
 
 def mission_object(mission: str) -> Optional[tuple[str, str]]:
     """(kind, colour or "") of the object the mission says to pick up, if it says so."""
     match = _PICK_MISSION.search(mission.lower())
     return (match["kind"], match["color"] or "") if match else None
-
-
-def facts(perception: Perception) -> str:
-    """``Facts: ...``: for each seen locked door whether its key is held, seen or not seen; what the mission names,
-    when seen ("" if nothing to state)."""
-    held = perception.holding
-    found: list[str] = []
-    locked = _unique_names([o for o in sorted(perception.objects, key=_order) if o.kind == DOOR and o.state == DOOR_LOCKED])
-    key_names = {o.name for o in perception.objects if o.kind == KEY}
-    for door in locked:
-        key = door.replace(DOOR, KEY)
-        if held is not None and held.name == key:
-            found.append(f"the {key} you hold opens the locked {door}")
-        elif key in key_names:
-            found.append(f"the {key} you see opens the locked {door}")
-        else:
-            found.append(f"the key of the locked {door} is not seen")
-    # What the mission names is stated only when seen: "not seen" facts drew the model to explore although a key
-    # or door it could use was in view (dev set).
-    target = mission_object(perception.mission)
-    if target is not None:
-        kind, color = target
-        if any(o.kind == kind and (not color or o.color == color) for o in perception.objects):
-            found.append(f"the goal names the {color + ' ' if color else ''}{kind}, which you see")
-    elif _GOAL_MISSION.search(perception.mission.lower()) and any(o.kind == GOAL for o in perception.objects):
-        found.append("the goal square is seen")
-    return f"Facts: {'; '.join(found)}." if found else ""
 
 
 def candidate_skills(perception: Perception) -> list[SkillCall]:
@@ -104,3 +75,51 @@ def candidate_skills(perception: Perception) -> list[SkillCall]:
     if held is not None:
         calls.append(SkillCall(DROP, held.name))
     return calls
+
+
+def skill_effects(perception: Perception) -> str:
+    """``Effects: ...``: what each candidate skill but explore does toward the mission (``""`` if none is offered).
+
+    Each effect follows from what is seen and held and from the mission text alone, for any MiniGrid mission:
+    picking up what the mission names "does what the goal asks"; a key whose locked door is seen "gets the key of"
+    it, any key while no locked door is seen "gets a key for a door not seen yet"; every other ball, box or key is
+    "not needed"; ``open`` opens a locked door "with the key you hold" or a closed one with "no key needed" (it is
+    offered only when it can); ``go to`` "reaches the goal square"; ``drop`` "frees your hands to pick up" a seen key
+    of a locked door or the mission's object, unless the held key opens a seen locked door. The 1.5B model misread
+    these relations from colour words alone (minigrid-v5) and from facts about the objects rather than the skills
+    (minigrid-v6), on the dev set.
+    """
+    held = perception.holding
+    ordered = sorted(perception.objects, key=_order)
+    locked_doors = {o.name for o in ordered if o.kind == DOOR and o.state == DOOR_LOCKED}
+    keys_of_locked = {door.replace(DOOR, KEY) for door in locked_doors}
+    target = mission_object(perception.mission)
+
+    def named_by_mission(obj: PerceivedObject) -> bool:
+        return target is not None and obj.kind == target[0] and (not target[1] or obj.color == target[1])
+
+    wanted = [o.name for o in ordered if named_by_mission(o) or (o.kind == KEY and o.name in keys_of_locked)]
+    effects = []
+    for call in candidate_skills(perception):
+        if call.skill == PICK_UP:
+            obj = next(o for o in ordered if o.name == call.target)
+            if named_by_mission(obj):
+                effect = "does what the goal asks"
+            elif obj.kind == KEY and obj.name in keys_of_locked:
+                effect = f"gets the key of the locked {obj.name.replace(KEY, DOOR)}"
+            elif obj.kind == KEY and not keys_of_locked:
+                effect = "gets a key for a door not seen yet"
+            else:
+                effect = "not needed"
+        elif call.skill == OPEN:
+            effect = "opens it with the key you hold" if call.target in locked_doors else "opens it, no key needed"
+        elif call.skill == GO_TO:
+            effect = "reaches the goal square"
+        elif call.skill == DROP:
+            freed_for = [name for name in wanted if name != held.name]
+            keeps_a_door_key = held.name in keys_of_locked
+            effect = f"frees your hands to pick up the {freed_for[0]}" if freed_for and not keeps_a_door_key else "not needed"
+        else:  # explore: what it finds is unknown
+            continue
+        effects.append(f"{call} {effect}")
+    return f"Effects: {'; '.join(effects)}." if effects else ""

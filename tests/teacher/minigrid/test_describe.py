@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from habitat_llm4teach.teacher.minigrid.describe import candidate_skills, describe
+from habitat_llm4teach.teacher.minigrid.describe import candidate_skills, describe, skill_effects
 from habitat_llm4teach.teacher.minigrid.types import PerceivedObject, Perception
 from habitat_llm4teach.teacher.types import SkillCall
 
@@ -91,3 +91,40 @@ def test_candidates_goal_open_doors_and_duplicates():
 
 def test_nothing_seen_leaves_explore():
     assert candidate_skills(scene()) == [SkillCall("explore")]
+
+
+# Effects, written by hand from MiniGrid's rules (a key opens the locked door of its colour; one object in hand;
+# the mission names what to pick up), for each kind of candidate.
+@pytest.mark.parametrize(
+    "perception,effects",
+    [
+        (scene(), ""),  # explore alone: nothing to state
+        (scene(YELLOW_KEY, RED_KEY, YELLOW_DOOR),
+         "Effects: pick up red key not needed; pick up yellow key gets the key of the locked yellow door."),
+        (scene(YELLOW_KEY), "Effects: pick up yellow key gets a key for a door not seen yet."),
+        (scene(YELLOW_DOOR, BLUE_BALL, holding=YELLOW_KEY),
+         "Effects: open yellow door opens it with the key you hold; drop yellow key not needed."),
+        (scene(PerceivedObject("door", "blue", (0, 6), "closed"), RED_KEY),
+         "Effects: pick up red key gets a key for a door not seen yet; open blue door opens it, no key needed."),
+        (scene(YELLOW_KEY, YELLOW_DOOR, holding=RED_KEY),
+         "Effects: drop red key frees your hands to pick up the yellow key."),
+        (scene(PURPLE_BOX, holding=RED_KEY, mission="pick up the purple box"),
+         "Effects: drop red key frees your hands to pick up the purple box."),
+        (scene(BLUE_BALL, PURPLE_BOX, YELLOW_KEY, mission="pick up the blue ball"),
+         "Effects: pick up yellow key gets a key for a door not seen yet; pick up blue ball does what the goal asks; "
+         "pick up purple box not needed."),
+        (scene(BLUE_BALL, mission="pick up a ball"), "Effects: pick up blue ball does what the goal asks."),
+        (scene(GOAL, LAVA, mission="avoid the lava and get to the green goal square"),
+         "Effects: go to green goal reaches the goal square."),
+    ],
+)
+def test_skill_effects_state_what_each_candidate_does_for_the_mission(perception, effects):
+    assert skill_effects(perception) == effects
+
+
+def test_dropping_the_key_of_a_seen_locked_door_is_not_needed():
+    # the held yellow key opens the seen yellow door, so it is kept although the red door's key is in view too
+    red_door = PerceivedObject("door", "red", (0, 4), "locked")
+    assert skill_effects(scene(YELLOW_DOOR, red_door, RED_KEY, holding=YELLOW_KEY)) == (
+        "Effects: open yellow door opens it with the key you hold; drop yellow key not needed."
+    )
