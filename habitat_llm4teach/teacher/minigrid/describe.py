@@ -11,7 +11,7 @@ equal text, so the plan cache can key on it.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Optional, Sequence
 
 from habitat_llm4teach.teacher.minigrid.perception import DOOR, DOOR_CLOSED, DOOR_LOCKED, DOOR_OPEN, GOAL, KEY, KINDS, PICKABLE_KINDS
 from habitat_llm4teach.teacher.minigrid.skills.open import can_open
@@ -77,8 +77,9 @@ def candidate_skills(perception: Perception) -> list[SkillCall]:
     return calls
 
 
-def skill_effects(perception: Perception) -> str:
-    """``Effects: ...``: what each candidate skill but explore does toward the mission (``""`` if none is offered).
+def skill_effects(perception: Perception, candidates: Sequence[SkillCall]) -> str:
+    """``Effects: ...``: what each of ``candidates`` (:func:`candidate_skills` of ``perception``) but explore does
+    toward the mission (``""`` if none but explore is offered).
 
     Each effect follows from what is seen and held and from the mission text alone, for any MiniGrid mission:
     picking up what the mission names "does what the goal asks"; a key whose locked door is seen "gets the key of"
@@ -100,7 +101,7 @@ def skill_effects(perception: Perception) -> str:
 
     wanted = [o.name for o in ordered if named_by_mission(o) or (o.kind == KEY and o.name in keys_of_locked)]
     effects = []
-    for call in candidate_skills(perception):
+    for call in candidates:
         if call.skill == PICK_UP:
             obj = next(o for o in ordered if o.name == call.target)
             if named_by_mission(obj):

@@ -101,7 +101,7 @@ def query_with_facts(perception: Perception, description: Optional[str] = None) 
     """What the ``minigrid_facts`` planner is asked: as :func:`query_of`, with the candidates' effects on the next
     line."""
     query = query_of(perception, description)
-    stated = skill_effects(perception)
+    stated = skill_effects(perception, query.candidates)
     return dataclasses.replace(query, description=f"{query.description}\n{stated}") if stated else query
 
 

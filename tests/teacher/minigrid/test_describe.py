@@ -119,12 +119,13 @@ def test_nothing_seen_leaves_explore():
     ],
 )
 def test_skill_effects_state_what_each_candidate_does_for_the_mission(perception, effects):
-    assert skill_effects(perception) == effects
+    assert skill_effects(perception, candidate_skills(perception)) == effects
 
 
 def test_dropping_the_key_of_a_seen_locked_door_is_not_needed():
     # the held yellow key opens the seen yellow door, so it is kept although the red door's key is in view too
     red_door = PerceivedObject("door", "red", (0, 4), "locked")
-    assert skill_effects(scene(YELLOW_DOOR, red_door, RED_KEY, holding=YELLOW_KEY)) == (
+    perception = scene(YELLOW_DOOR, red_door, RED_KEY, holding=YELLOW_KEY)
+    assert skill_effects(perception, candidate_skills(perception)) == (
         "Effects: open yellow door opens it with the key you hold; drop yellow key not needed."
     )
