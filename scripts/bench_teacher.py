@@ -5,7 +5,8 @@ For the default model on this machine it prints, measured in one run:
 - first-skill accuracy on the labelled descriptions in tests/data/minigrid_plan_labels.jsonl (dev:
   the prompt is chosen and the temperature fitted on it) and minigrid_plan_labels_heldout.jsonl
   (held out: evaluated at the dev temperature), minigrid_plan_labels_missions.jsonl and
-  minigrid_plan_labels_missions2.jsonl (held out: other MiniGrid tasks' missions), for mean and sum length
+  minigrid_plan_labels_missions2.jsonl and minigrid_plan_labels_missions3.jsonl (held out: other MiniGrid and
+  BabyAI tasks' missions), for mean and sum length
   normalisation, and
   calibration (mean probability on the correct skill) at the configured sharpening temperature
   and at the fitted one;
@@ -37,12 +38,15 @@ DATA = REPO / "tests" / "data"
 # dev: the prompt is chosen and the temperature fitted on it; heldout: written after prompt v5; missions: other
 # MiniGrid tasks' own mission strings (DoorKey, KeyCorridor, Unlock(Pickup), goal squares), written before v6;
 # missions2: 35 more (12 task families, Fetch, LockedRoom, RedBlueDoors, ObstructedMaze among them), written on
-# 2026-12-07 after v6 and before any later prompt change, never used to choose one.
+# 2026-12-07 after v6 and before any later prompt change, never used to choose one; missions3: 39 more (21 task
+# families, BabyAI's Pickup, OpenDoor and UnlockLocal and all five Fetch phrasings among them), written on 2026-12-07
+# after v7 and before the mission-grammar change that followed it, never used to choose one.
 LABELS = {
     "dev": DATA / "minigrid_plan_labels.jsonl",
     "heldout": DATA / "minigrid_plan_labels_heldout.jsonl",
     "missions": DATA / "minigrid_plan_labels_missions.jsonl",
     "missions2": DATA / "minigrid_plan_labels_missions2.jsonl",
+    "missions3": DATA / "minigrid_plan_labels_missions3.jsonl",
 }
 REARRANGE_LABELS = DATA / "rearrange_plan_labels.jsonl"
 # Situations recorded on the simulator (train episodes of the test pack) by probe_rearrange_skills.py --record-labels.
@@ -218,12 +222,16 @@ def main() -> None:
     parser.add_argument("--only-rearrange", action="store_true", help="skip every MiniGrid measurement")
     parser.add_argument("--prompts", choices=["minigrid", "minigrid_facts"], default="minigrid",
                         help="MiniGrid prompt set (teacher kind) for score mode and the teacher-only runs")
+    parser.add_argument("--sets", nargs="+", choices=list(LABELS), default=list(LABELS),
+                        help="labelled MiniGrid sets to score (dev is always scored first: its fitted temperature is the "
+                             "one the others are calibrated at)")
     parser.add_argument("--dtype", default=TeacherConfig.dtype,
                         help="llm4teach.teacher.dtype for every measurement (auto: what the teacher picks on this machine)")
     args = parser.parse_args()
     if args.only_rearrange:
         args.rearrange, args.sample_rows, args.tasks = True, 0, []
-    sets = {name: [json.loads(line) for line in path.read_text().splitlines() if line.strip()] for name, path in LABELS.items()}
+    chosen = ["dev"] + [name for name in args.sets if name != "dev"]
+    sets = {name: [json.loads(line) for line in LABELS[name].read_text().splitlines() if line.strip()] for name in chosen}
     rows = sets["dev"]
 
     from habitat_llm4teach.teacher.llm import dtype_name, resolve_device, resolve_dtype

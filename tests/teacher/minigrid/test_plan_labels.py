@@ -12,9 +12,9 @@ from habitat_llm4teach.teacher.minigrid.scene import scene_from_description
 DATA = Path(__file__).resolve().parents[2] / "data"
 # dev (the prompt is chosen on it), held out (written after prompt v5), missions (other MiniGrid tasks' missions,
 # written before prompt v6 and never used to choose one), missions2 (more of them, written after v6 and before any
-# later prompt change).
+# later prompt change), missions3 (more, BabyAI's among them, written after v7 and before the mission-grammar change).
 SETS = ("minigrid_plan_labels.jsonl", "minigrid_plan_labels_heldout.jsonl", "minigrid_plan_labels_missions.jsonl",
-        "minigrid_plan_labels_missions2.jsonl")
+        "minigrid_plan_labels_missions2.jsonl", "minigrid_plan_labels_missions3.jsonl")
 MISSION_SETS = SETS[2:]
 
 
