@@ -45,13 +45,19 @@ def describe(perception: Perception) -> str:
     return f"{text} Goal: {mission}." if mission else text
 
 
-# What a MiniGrid mission names for the agent to pick up ("pick up the purple ball", "pick up a key").
-_PICK_MISSION = re.compile(r"\bpick up (?:the |a |an )?(?:(?P<color>red|green|blue|purple|yellow|grey) )?(?P<kind>key|ball|box)\b")
+# What a mission names for the agent to take, in the phrasings of MiniGrid's and BabyAI's own mission grammars:
+# "pick up the purple ball" / "pick up a key" (KeyCorridor, UnlockPickup, BabyAI Pickup), Fetch's five "get a",
+# "go get a", "fetch a", "go fetch a", "you must fetch a" + colour + kind, "get the red key from the ..." (LockedRoom)
+# and "put the yellow ball near/next to ..." (PutNear, BabyAI PutNext: the object to move is taken first). "get to the
+# goal" names no object: an article or a colour must follow the verb.
+_TAKE_MISSION = re.compile(
+    r"\b(?:pick up|get|fetch|put) (?:the |a |an )?(?:(?P<color>red|green|blue|purple|yellow|grey) )?(?P<kind>key|ball|box)\b"
+)
 
 
 def mission_object(mission: str) -> Optional[tuple[str, str]]:
-    """(kind, colour or "") of the object the mission says to pick up, if it says so."""
-    match = _PICK_MISSION.search(mission.lower())
+    """(kind, colour or "") of the object the mission says to pick up, fetch, get or move, if it says so."""
+    match = _TAKE_MISSION.search(mission.lower())
     return (match["kind"], match["color"] or "") if match else None
 
 

@@ -32,7 +32,7 @@ from habitat_llm4teach.teacher.types import PlanQuery
 PROMPT_SET_NAME = "minigrid"
 PROMPT_VERSION = "minigrid-v5"
 FACTS_PROMPT_SET_NAME = "minigrid_facts"
-FACTS_PROMPT_VERSION = "minigrid-v7"
+FACTS_PROMPT_VERSION = "minigrid-v8"  # v8: v7's prompt; the effects read Fetch, "get the" and PutNear missions
 
 SYSTEM_PROMPT = """You plan for an agent in a grid world. You get what the agent sees and holds, its goal, and the skills it can use now. Answer with the skill the agent should do next, written exactly as in the list.
 Facts: the agent holds at most one object. A locked door opens only if the agent holds the key of the same colour; a closed door that is not locked opens without a key. pick up X walks to X and picks it up; open X walks to door X and opens it; explore searches places not seen yet. Balls, boxes and lava are never needed.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from habitat_llm4teach.teacher.minigrid.describe import candidate_skills, describe, skill_effects
+from habitat_llm4teach.teacher.minigrid.describe import candidate_skills, describe, mission_object, skill_effects
 from habitat_llm4teach.teacher.minigrid.types import PerceivedObject, Perception
 from habitat_llm4teach.teacher.types import SkillCall
 
@@ -128,4 +128,48 @@ def test_dropping_the_key_of_a_seen_locked_door_is_not_needed():
     perception = scene(YELLOW_DOOR, red_door, RED_KEY, holding=YELLOW_KEY)
     assert skill_effects(perception, candidate_skills(perception)) == (
         "Effects: open yellow door opens it with the key you hold; drop yellow key not needed."
+    )
+
+
+def _reset(env_id: str, seed: int):
+    import gymnasium as gym
+    import minigrid  # noqa: F401  (registers the MiniGrid and BabyAI ids)
+
+    env = gym.make(env_id)
+    env.reset(seed=seed)
+    return env.unwrapped
+
+
+# The object each env itself checks for success, against what mission_object reads from its mission string alone.
+TAKE_TARGETS = {
+    "MiniGrid-Fetch-8x8-N3-v0": lambda env: (env.targetType, env.targetColor),
+    "MiniGrid-PutNear-8x8-N3-v0": lambda env: (env.move_type, env.moveColor),
+    "MiniGrid-KeyCorridorS3R3-v0": lambda env: (env.obj.type, env.obj.color),
+    "MiniGrid-UnlockPickup-v0": lambda env: (env.obj.type, env.obj.color),
+    "MiniGrid-LockedRoom-v0": lambda env: next(("key", o.color) for o in env.grid.grid if o is not None and o.type == "key"),
+}
+
+
+@pytest.mark.parametrize("env_id", sorted(TAKE_TARGETS))
+def test_mission_object_is_what_the_env_checks_for(env_id):
+    missions = set()
+    for seed in range(40):
+        env = _reset(env_id, seed)
+        missions.add(env.mission.rsplit(" ", 2)[0])
+        assert mission_object(env.mission) == TAKE_TARGETS[env_id](env), env.mission
+    if env_id.startswith("MiniGrid-Fetch"):
+        assert missions == {"get a", "go get a", "fetch a", "go fetch a", "you must fetch a"}, "all five phrasings drawn"
+
+
+@pytest.mark.parametrize("env_id", ["MiniGrid-DoorKey-8x8-v0", "MiniGrid-MultiRoom-N2-S4-v0", "MiniGrid-LavaGapS7-v0",
+                                    "MiniGrid-FourRooms-v0", "MiniGrid-RedBlueDoors-6x6-v0", "MiniGrid-Unlock-v0"])
+def test_missions_that_name_no_object_to_take(env_id):
+    env = _reset(env_id, 0)
+    assert mission_object(env.mission) is None, env.mission
+
+
+def test_fetch_mission_effects_name_the_object_to_get():
+    perception = scene(RED_KEY, BLUE_BALL, mission="you must fetch a blue ball")
+    assert skill_effects(perception, candidate_skills(perception)) == (
+        "Effects: pick up red key gets a key for a door not seen yet; pick up blue ball does what the goal asks."
     )
