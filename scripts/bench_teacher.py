@@ -118,6 +118,8 @@ def score_mode(model: str, sets: dict[str, list[dict]], sharpen: float, prompts_
         metrics = _metrics(records, sharpen, planner.length_norm, dev_temperatures)
         metrics["planner_accuracy"] = float(np.mean([top == row["label"] for (_, _, top), row in zip(records, rows)]))
         metrics["rows"] = len(rows)
+        metrics["misses"] = [f"{row['description']} -> {top} (label: {row['label']})"
+                             for (_, _, top), row in zip(records, rows) if top != row["label"]]
         if dev_temperatures is None:
             dev_temperatures = {"mean": metrics["fitted_T_mean"], "sum": metrics["fitted_T_sum"]}
         result[name] = metrics

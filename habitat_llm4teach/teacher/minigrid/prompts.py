@@ -4,10 +4,11 @@ Two sets share the candidates, the parser and nine examples:
 - ``minigrid`` (``minigrid-v5``, the default): a query (:func:`query_of`) is a
   perception's description, its candidate next skills (``describe.py``) and the
   names each skill may target (``parse.py``);
-- ``minigrid_facts`` (``minigrid-v7``): the description is followed by what each
+- ``minigrid_facts`` (``minigrid-v8``): the description is followed by what each
   candidate skill does toward the mission (``describe.skill_effects``: "pick up
   red key not needed", "drop green key frees your hands to pick up the purple
-  key", for any mission), the rules rank those effects, and three more examples
+  key", for any mission MiniGrid or BabyAI phrases: "pick up", Fetch's "get a" and
+  "fetch a", "put the ... near"), the rules rank those effects, and three more examples
   show the rules the dev set found hardest. It plans better on every labelled
   set; its v6 predecessor's sharper plans slowed the student on SimpleDoorKey
   (README, "The LLM teacher"), so it stays opt-in.
