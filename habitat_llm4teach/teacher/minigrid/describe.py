@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
+from minigrid.core.constants import COLOR_NAMES
+
 from habitat_llm4teach.teacher.minigrid.perception import DOOR, DOOR_CLOSED, DOOR_LOCKED, DOOR_OPEN, GOAL, KEY, KINDS, PICKABLE_KINDS
 from habitat_llm4teach.teacher.minigrid.skills.open import can_open
 from habitat_llm4teach.teacher.minigrid.types import DROP, EXPLORE, GO_TO, OPEN, PICK_UP, PerceivedObject, Perception
@@ -51,7 +53,8 @@ def describe(perception: Perception) -> str:
 # and "put the yellow ball near/next to ..." (PutNear, BabyAI PutNext: the object to move is taken first). "get to the
 # goal" names no object: an article or a colour must follow the verb.
 _TAKE_MISSION = re.compile(
-    r"\b(?:pick up|get|fetch|put) (?:the |a |an )?(?:(?P<color>red|green|blue|purple|yellow|grey) )?(?P<kind>key|ball|box)\b"
+    rf"\b(?:pick up|get|fetch|put) (?:the |a |an )?"
+    rf"(?:(?P<color>{'|'.join(COLOR_NAMES)}) )?(?P<kind>{'|'.join(PICKABLE_KINDS)})\b"
 )
 
 
