@@ -44,7 +44,9 @@ A folder holding a finished run made with other settings is never cleared: the b
 Extra Hydra overrides on the command line go to both arms' training and to each student's evaluation, less the
 keys the evaluation sets itself (``EVALUATION_KEYS``): one that changes the network, such as
 ``habitat_baselines.rl.ddppo.rnn_type=GRU``, then also builds the network its checkpoint is loaded into.
-``--report-only`` writes the report from the records there are, running nothing. A run made with a smaller budget
+``--teacher-kind`` picks the MiniGrid teacher (``llm4teach/teacher_kind``; default: the configs') for the teacher alone
+and LLM4Teach, and names its prompt version in every record; another kind than the default gets its own results folder
+(``<student's folder>_<kind>``). ``--report-only`` writes the report from the records there are, running nothing. A run made with a smaller budget
 and otherwise the same settings is trained on from its resume state rather than from scratch
 (``habitat_llm4teach.checkpoints.extend_resume_state``), and its student evaluated again.
 
@@ -92,9 +94,24 @@ def configs_default_student() -> str:
     return next(entry["/minigrid/student"] for entry in defaults if isinstance(entry, dict) and "/minigrid/student" in entry)
 
 
+def configs_default_teacher_kind() -> str:
+    """The llm4teach/teacher_kind option configs/habitat/minigrid/llm4teach.yaml picks: read there, not written twice."""
+    from omegaconf import OmegaConf
+
+    defaults = OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "habitat" / "minigrid" / "llm4teach.yaml").defaults)
+    return next(entry["/llm4teach/teacher_kind"] for entry in defaults if isinstance(entry, dict) and "/llm4teach/teacher_kind" in entry)
+
+
 # The MiniGrid configs' default student, and each student's results folder under data/benchmarks/: the records made
 # with resnet18_64, the default until 2026-12-06, stay where they were made.
 DEFAULT_STUDENT = configs_default_student()
+# The MiniGrid configs' default teacher kind. Another one (--teacher-kind) adds its overrides to every command and
+# "_<kind>" to the default results folder; runs with the default add nothing, so records made before the option
+# match as they are.
+DEFAULT_TEACHER_KIND = configs_default_teacher_kind()
+# Overrides that choose the teacher: only --teacher-kind may, so that the prompt version named in every record (what
+# a record must match to be reused) is the one the runs used.
+TEACHER_KIND_KEYS = ("llm4teach/teacher_kind", "llm4teach.teacher.env")
 RESULTS = {"resnet18_64": "sample_efficiency", "resnet18_64_pointwise": "sample_efficiency_pointwise"}
 # LLM4Teach env steps per seed. TwoDoor's student reached 0.2 success in 270k steps (lambda still ~7.4): 1M is where
 # the paper's lambda schedule (10 - 0.005 per update of 512 steps) reaches its floor.
@@ -342,6 +359,11 @@ class TaskBench:
         self.teacher_identity = teacher_identity
         self.folder = in_repo(args.results) / task.lower()
         self.groups = [f"minigrid/task={task.lower()}", f"minigrid/student={args.student}"]
+        # The teacher kind reaches training and the students' evaluations through its config group, and the teacher
+        # alone (minigrid/teacher has no distillation components to set) through the env it names.
+        other_kind = args.teacher_kind != DEFAULT_TEACHER_KIND
+        self.groups += [f"llm4teach/teacher_kind={args.teacher_kind}"] if other_kind else []
+        self.teacher_alone_kind = [f"llm4teach.teacher.env={args.teacher_kind}"] if other_kind else []
         self.cache = "data/plan_cache/minigrid.json"
         self.teacher_eval: Optional[dict] = None
         self.llm4teach: list[Optional[dict]] = []
@@ -378,7 +400,7 @@ class TaskBench:
         # The teacher alone has no student: its evaluation takes only the task and is shared by every student.
         self.teacher_eval = evaluate(
             "minigrid/teacher", self.args.eval_episodes, teacher_dir,
-            [self.groups[0], f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={self.cache}"],
+            [self.groups[0], *self.teacher_alone_kind, f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={self.cache}"],
             f"{self.task} teacher alone", self.teacher_identity, report_only,
         )
         if self.teacher_eval is None:
@@ -404,7 +426,7 @@ class TaskBench:
         teacher_dir = self.folder / "teacher_only"
         self.teacher_recheck = self.teacher_eval if self.teacher_eval["evaluator"] == EQUAL_QUOTAS else evaluate(
             "minigrid/teacher", self.args.eval_episodes, teacher_dir,
-            [self.groups[0], f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={self.cache}"],
+            [self.groups[0], *self.teacher_alone_kind, f"llm4teach.run_dir={teacher_dir}", f"llm4teach.teacher.cache_path={self.cache}"],
             f"{self.task} teacher alone, equal quotas", self.teacher_identity, not run, record_name=RECHECK,
         )
         records = [r for r in self.llm4teach if r]
@@ -521,6 +543,7 @@ def shared_settings(args: argparse.Namespace) -> dict:
     adaptive = args.schedule == "adaptive"
     return {
         "student": args.student,
+        "teacher_kind": args.teacher_kind,
         "schedule": args.schedule,
         "margin": args.margin if adaptive else None,
         "fade_updates": args.fade_updates if adaptive else None,
@@ -540,7 +563,9 @@ def earlier_tasks(args: argparse.Namespace) -> dict[str, dict]:
     except (OSError, ValueError) as error:
         print(f"the earlier report {path} is unreadable ({error}): it is replaced by this call's tasks", flush=True)
         return {}
-    differing = [key for key, value in shared_settings(args).items() if earlier.get(key) != value]
+    # Reports from before --teacher-kind were all made with the configs' default kind.
+    differing = [key for key, value in shared_settings(args).items()
+                 if earlier.get(key, DEFAULT_TEACHER_KIND if key == "teacher_kind" else None) != value]
     if differing:
         print(f"the earlier report {path} was made with other {', '.join(differing)}: it is replaced", flush=True)
         return {}
@@ -559,6 +584,8 @@ def earlier_tasks(args: argparse.Namespace) -> dict[str, dict]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from habitat_llm4teach.teachers import TEACHER_KINDS
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", "--task", nargs="+", default=TASKS, choices=TASKS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -571,6 +598,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              "default: data/benchmarks/ and the student's folder (RESULTS)")
     parser.add_argument("--student", default=DEFAULT_STUDENT,
                         help="minigrid/student option for both arms (named in every record, so runs of another student are never reused)")
+    parser.add_argument("--teacher-kind", default=DEFAULT_TEACHER_KIND,
+                        choices=[name for name, kind in TEACHER_KINDS.items() if not kind.continuous],
+                        help="MiniGrid teacher kind (prompt set) for the teacher alone and LLM4Teach; its prompt version is "
+                             "named in every record (default: the configs' kind; another one gets its own results folder)")
     parser.add_argument("--arms", choices=["both", "llm4teach"], default="both",
                         help="llm4teach: the teacher alone, LLM4Teach and its evaluations only (PPO figures null); "
                              "a later run with both reuses them")
@@ -587,18 +618,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if len(args.seeds) < 1 or (args.budget is not None and args.budget < 1) or args.fade_updates < 1 or not -1 <= args.margin <= 1:
         parser.error("need at least one seed, a positive budget and fade, and a margin in [-1, 1]")
+    chooses_teacher = [o for o in args.overrides if o.split("=", 1)[0].lstrip("+~") in TEACHER_KIND_KEYS]
+    if chooses_teacher:
+        parser.error(f"{chooses_teacher[0]}: choose the teacher with --teacher-kind, which every record then names")
     args.tasks = list(dict.fromkeys(args.tasks))
     if args.results is None:
-        args.results = REPO / "data" / "benchmarks" / RESULTS.get(args.student, f"sample_efficiency_{args.student}")
+        folder = RESULTS.get(args.student, f"sample_efficiency_{args.student}")
+        folder += "" if args.teacher_kind == DEFAULT_TEACHER_KIND else f"_{args.teacher_kind}"
+        args.results = REPO / "data" / "benchmarks" / folder
     args.results = args.results.resolve()
     args.results.mkdir(parents=True, exist_ok=True)
     os.chdir(REPO)  # run folders are named relative to the checkout (in_repo)
 
     # Runs and evaluations that use the teacher are reused only when made with the same prompt and model.
     from habitat_llm4teach.config.structured import TeacherConfig
-    from habitat_llm4teach.teacher.minigrid.prompts import PROMPT_VERSION
 
-    teacher_identity = {"teacher_prompt": PROMPT_VERSION, "teacher_model": Path(TeacherConfig.model).name}
+    teacher_identity = {"teacher_prompt": TEACHER_KINDS[args.teacher_kind].prompts.version,
+                        "teacher_model": Path(TeacherConfig.model).name}
     benches = [TaskBench(task, args, teacher_identity) for task in args.tasks]
     start = time.perf_counter()
     for bench in benches:  # the shorter part first, for every task: a stopped session leaves whole tasks

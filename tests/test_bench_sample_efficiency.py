@@ -18,7 +18,7 @@ import bench_sample_efficiency as bench  # noqa: E402
 
 def _args(tmp_path, **kw):
     values = dict(seeds=[1, 2], budget=1000, ppo_factor=5.0, eval_episodes=10, results=tmp_path, student="resnet18_64",
-                  arms="both", schedule="adaptive", margin=-0.05, fade_updates=50, overrides=[])
+                  teacher_kind=bench.DEFAULT_TEACHER_KIND, arms="both", schedule="adaptive", margin=-0.05, fade_updates=50, overrides=[])
     values.update(kw)
     return argparse.Namespace(**values)
 
@@ -395,3 +395,45 @@ def test_a_call_on_some_tasks_keeps_the_other_tasks_of_the_folders_report_with_t
     assert list(third["tasks"]) == ["TwoDoor"]
     (tmp_path / "sample_efficiency.json").write_text("{not json")
     assert list(_report_only(tmp_path, "--tasks", "ColoredDoorKey")["tasks"]) == ["ColoredDoorKey"]
+
+
+def test_another_teacher_kind_reaches_every_command_and_names_its_prompt_in_the_records(tmp_path, monkeypatch):
+    from habitat_llm4teach.teachers import TEACHER_KINDS
+
+    assert bench.DEFAULT_TEACHER_KIND == "minigrid"  # configs/habitat/minigrid/llm4teach.yaml's choice
+    default = bench.TaskBench("SimpleDoorKey", _args(tmp_path), {})
+    assert not any(key in o for o in default.groups for key in bench.TEACHER_KIND_KEYS)  # old records still match
+    task = bench.TaskBench("SimpleDoorKey", _args(tmp_path, schedule="paper", seeds=[1], teacher_kind="minigrid_facts"), {})
+    commands, train, evaluate = [], bench.train, bench.evaluate
+    monkeypatch.setattr(bench, "train", lambda config, run_dir, seed, budget, extra, *a, **k: (
+        commands.append(("train", list(extra))) or {"run_dir": str(run_dir), "seed": seed, "budget": budget}))
+    monkeypatch.setattr(bench, "evaluate", lambda config, episodes, run_dir, extra, *a, **k: (
+        commands.append((run_dir.name, list(extra))) or {"success": 1.0, "return": 0.8, "evaluator": bench.EQUAL_QUOTAS}))
+    task.run_llm4teach(report_only=False)
+    (_, teacher_alone), (_, trained), (_, student) = commands
+    assert "llm4teach.teacher.env=minigrid_facts" in teacher_alone
+    assert "llm4teach/teacher_kind=minigrid_facts" in trained and "llm4teach/teacher_kind=minigrid_facts" in student
+    monkeypatch.setattr(bench, "train", train)
+    monkeypatch.setattr(bench, "evaluate", evaluate)
+    # The prompt version every record must match, and the report's settings, follow the kind.
+    from habitat_llm4teach.teacher.minigrid.prompts import FACTS_PROMPT_VERSION, PROMPT_VERSION
+
+    identities = []
+    init = bench.TaskBench.__init__
+    monkeypatch.setattr(bench.TaskBench, "__init__", lambda self, name, args, identity: (
+        identities.append(identity), init(self, name, args, identity))[1])
+    report = _report_only(tmp_path, "--tasks", "SimpleDoorKey", "--teacher-kind", "minigrid_facts")
+    assert report["teacher_kind"] == "minigrid_facts" and identities[-1]["teacher_prompt"] == FACTS_PROMPT_VERSION
+    assert _report_only(tmp_path, "--tasks", "LavaDoorKey")["teacher_kind"] == "minigrid"
+    assert identities[-1]["teacher_prompt"] == PROMPT_VERSION
+    # A report from before the option (no teacher_kind) was made with the default kind: its tasks are kept.
+    earlier = json.loads((tmp_path / "sample_efficiency.json").read_text())
+    del earlier["teacher_kind"]
+    (tmp_path / "sample_efficiency.json").write_text(json.dumps(earlier))
+    assert list(_report_only(tmp_path, "--tasks", "TwoDoor")["tasks"]) == ["LavaDoorKey", "TwoDoor"]
+    assert list(_report_only(tmp_path, "--tasks", "TwoDoor", "--teacher-kind", "minigrid_facts")["tasks"]) == ["TwoDoor"]
+    # Choosing the teacher by a plain override would leave the records naming the default kind's prompt.
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_sample_efficiency.py"), "--report-only",
+                             "--results", str(tmp_path), "llm4teach/teacher_kind=minigrid_facts"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "--teacher-kind" in result.stderr
