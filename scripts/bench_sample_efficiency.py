@@ -45,8 +45,8 @@ Extra Hydra overrides on the command line go to both arms' training and to each 
 keys the evaluation sets itself (``EVALUATION_KEYS``): one that changes the network, such as
 ``habitat_baselines.rl.ddppo.rnn_type=GRU``, then also builds the network its checkpoint is loaded into.
 ``--teacher-kind`` picks the MiniGrid teacher (``llm4teach/teacher_kind``; default: the configs') for the teacher alone
-and LLM4Teach, and names its prompt version in every record; another kind than the default gets its own results folder
-(``<student's folder>_<kind>``). ``--report-only`` writes the report from the records there are, running nothing. A run made with a smaller budget
+and LLM4Teach, and names its prompt version in every record; the ``minigrid`` kind's results are in the student's folder
+(every record made before the option has it), another kind's in ``<student's folder>_<kind>``. ``--report-only`` writes the report from the records there are, running nothing. A run made with a smaller budget
 and otherwise the same settings is trained on from its resume state rather than from scratch
 (``habitat_llm4teach.checkpoints.extend_resume_state``), and its student evaluated again.
 
@@ -105,13 +105,26 @@ def configs_default_teacher_kind() -> str:
 # The MiniGrid configs' default student, and each student's results folder under data/benchmarks/: the records made
 # with resnet18_64, the default until 2026-12-06, stay where they were made.
 DEFAULT_STUDENT = configs_default_student()
-# The MiniGrid configs' default teacher kind. Another one (--teacher-kind) adds its overrides to every command and
-# "_<kind>" to the default results folder; runs with the default add nothing, so records made before the option
-# match as they are.
+# The MiniGrid configs' default teacher kind (--teacher-kind's default), and the kind of every record made before the
+# option (then the configs' default, named by no override): its results stay in RESULTS' folders, another kind's go to
+# "<folder>_<kind>".
 DEFAULT_TEACHER_KIND = configs_default_teacher_kind()
-# Overrides that choose the teacher: only --teacher-kind may, so that the prompt version named in every record (what
-# a record must match to be reused) is the one the runs used.
+RECORDS_KIND = "minigrid"
+# Overrides that choose the teacher: only --teacher-kind writes them, into every command that uses the teacher. A
+# record names the teacher by its prompt version (what it must match to be reused), so they are left out when records
+# are compared: records made before the option, without them, match the runs that name their kind.
 TEACHER_KIND_KEYS = ("llm4teach/teacher_kind", "llm4teach.teacher.env")
+
+
+def chooses_teacher(override: str) -> bool:
+    return override.split("=", 1)[0].lstrip("+~") in TEACHER_KIND_KEYS
+
+
+def comparable(settings: dict) -> dict:
+    """``settings`` as records are compared: without the overrides that choose the teacher (its prompt version is there)."""
+    if not isinstance(settings.get("overrides"), list):
+        return settings
+    return {**settings, "overrides": [o for o in settings["overrides"] if not chooses_teacher(o)]}
 RESULTS = {"resnet18_64": "sample_efficiency", "resnet18_64_pointwise": "sample_efficiency_pointwise"}
 # LLM4Teach env steps per seed. TwoDoor's student reached 0.2 success in 270k steps (lambda still ~7.4): 1M is where
 # the paper's lambda schedule (10 - 0.005 per update of 512 steps) reaches its floor.
@@ -135,8 +148,8 @@ def finished(record_path: Path, settings: dict, label: str) -> Optional[dict]:
     """The record an earlier benchmark left at ``record_path`` when it was made with the same ``settings``."""
     if not record_path.exists():
         return None
-    record = json.loads(record_path.read_text())
-    if any(record.get(key) != value for key, value in settings.items()):
+    record = comparable(json.loads(record_path.read_text()))
+    if any(record.get(key) != value for key, value in comparable(settings).items()):
         return None
     print(f"reusing {label} {record_path.parent}", flush=True)
     return record
@@ -153,7 +166,7 @@ def same_but_budget(started: dict, settings: dict) -> bool:
 
 
 def without_budget(settings: dict) -> dict:
-    return {k: v for k, v in settings.items() if k != "budget"}
+    return {k: v for k, v in comparable(settings).items() if k != "budget"}
 
 
 def run_logged(cmd: list[str], log_path: Path, label: str) -> tuple[int, str]:
@@ -221,11 +234,11 @@ def train(
         sys.exit(f"{label}: {run_dir} holds an unfinished run started with a budget of {started['budget']} env steps, "
                  f"now {steps}. PPO's budget is --ppo-factor x the mean over the seeds asked for: rerun with the "
                  f"seeds it was started with (e.g. --seeds 1 2 3) to resume it, or delete {run_dir} to start over.")
-    elif run_dir.exists() and started != settings and record_path.exists():
+    elif run_dir.exists() and (started is None or comparable(started) != comparable(settings)) and record_path.exists():
         # A finished run is a result, whatever it was made with: never thrown away to make another.
         sys.exit(f"{label}: {run_dir} holds a finished run made with other settings ({record_path}); it is kept. "
                  f"Give another --results folder (or the settings it was made with), or delete it to start over.")
-    elif run_dir.exists() and started != settings:
+    elif run_dir.exists() and (started is None or comparable(started) != comparable(settings)):
         print(f"clearing {run_dir}: an unfinished run with other settings", flush=True)
         shutil.rmtree(run_dir)
     elif run_dir.exists():
@@ -360,10 +373,10 @@ class TaskBench:
         self.folder = in_repo(args.results) / task.lower()
         self.groups = [f"minigrid/task={task.lower()}", f"minigrid/student={args.student}"]
         # The teacher kind reaches training and the students' evaluations through its config group, and the teacher
-        # alone (minigrid/teacher has no distillation components to set) through the env it names.
-        other_kind = args.teacher_kind != DEFAULT_TEACHER_KIND
-        self.groups += [f"llm4teach/teacher_kind={args.teacher_kind}"] if other_kind else []
-        self.teacher_alone_kind = [f"llm4teach.teacher.env={args.teacher_kind}"] if other_kind else []
+        # alone (minigrid/teacher has no distillation components to set) through the env it names; always named, so
+        # a run's teacher does not hang on the configs' default of the day.
+        self.teacher_kind = [f"llm4teach/teacher_kind={args.teacher_kind}"]
+        self.teacher_alone_kind = [f"llm4teach.teacher.env={args.teacher_kind}"]
         self.cache = "data/plan_cache/minigrid.json"
         self.teacher_eval: Optional[dict] = None
         self.llm4teach: list[Optional[dict]] = []
@@ -392,7 +405,7 @@ class TaskBench:
         ``habitat_baselines.rl.ddppo.rnn_type=GRU``: the checkpoint only loads into the network that trained it),
         less the keys the evaluation sets itself (``EVALUATION_KEYS``)."""
         kept = [o for o in self.args.overrides if o.split("=", 1)[0].lstrip("+~") not in EVALUATION_KEYS]
-        return [*self.groups, *kept, f"llm4teach.run_dir={run_dir}"]
+        return [*self.groups, *self.teacher_kind, *kept, f"llm4teach.run_dir={run_dir}"]
 
     def run_llm4teach(self, report_only: bool) -> None:
         """The teacher alone, then each seed's LLM4Teach run and its student's evaluation."""
@@ -407,7 +420,8 @@ class TaskBench:
             return
         for seed in self.args.seeds:
             run_dir = self.folder / f"llm4teach_seed{seed}"
-            extra = [*self.groups, f"llm4teach.teacher.cache_path={self.cache}", *self.schedule_overrides(), *self.args.overrides]
+            extra = [*self.groups, *self.teacher_kind, f"llm4teach.teacher.cache_path={self.cache}", *self.schedule_overrides(),
+                     *self.args.overrides]
             record = train("minigrid/llm4teach", run_dir, seed, self.budget, extra, self.teacher_identity,
                            f"{self.task} LLM4Teach seed {seed}", report_only)
             self.llm4teach.append(record)
@@ -563,9 +577,9 @@ def earlier_tasks(args: argparse.Namespace) -> dict[str, dict]:
     except (OSError, ValueError) as error:
         print(f"the earlier report {path} is unreadable ({error}): it is replaced by this call's tasks", flush=True)
         return {}
-    # Reports from before --teacher-kind were all made with the configs' default kind.
+    # Reports from before --teacher-kind were all made with RECORDS_KIND.
     differing = [key for key, value in shared_settings(args).items()
-                 if earlier.get(key, DEFAULT_TEACHER_KIND if key == "teacher_kind" else None) != value]
+                 if earlier.get(key, RECORDS_KIND if key == "teacher_kind" else None) != value]
     if differing:
         print(f"the earlier report {path} was made with other {', '.join(differing)}: it is replaced", flush=True)
         return {}
@@ -618,13 +632,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if len(args.seeds) < 1 or (args.budget is not None and args.budget < 1) or args.fade_updates < 1 or not -1 <= args.margin <= 1:
         parser.error("need at least one seed, a positive budget and fade, and a margin in [-1, 1]")
-    chooses_teacher = [o for o in args.overrides if o.split("=", 1)[0].lstrip("+~") in TEACHER_KIND_KEYS]
-    if chooses_teacher:
-        parser.error(f"{chooses_teacher[0]}: choose the teacher with --teacher-kind, which every record then names")
+    choosing = [o for o in args.overrides if chooses_teacher(o)]
+    if choosing:
+        parser.error(f"{choosing[0]}: choose the teacher with --teacher-kind, which every record then names")
     args.tasks = list(dict.fromkeys(args.tasks))
     if args.results is None:
         folder = RESULTS.get(args.student, f"sample_efficiency_{args.student}")
-        folder += "" if args.teacher_kind == DEFAULT_TEACHER_KIND else f"_{args.teacher_kind}"
+        folder += "" if args.teacher_kind == RECORDS_KIND else f"_{args.teacher_kind}"
         args.results = REPO / "data" / "benchmarks" / folder
     args.results = args.results.resolve()
     args.results.mkdir(parents=True, exist_ok=True)

@@ -310,7 +310,7 @@ def test_a_students_evaluation_builds_the_network_the_command_line_trained(tmp_p
     (teacher, teacher_extra), (student, student_extra) = evaluated
     assert teacher == "teacher_only" and network not in teacher_extra  # the teacher alone has no student network
     assert student == "llm4teach_seed1"
-    assert student_extra == [*task.groups, network, f"llm4teach.run_dir={tmp_path / 'simpledoorkey' / 'llm4teach_seed1'}"]
+    assert student_extra == [*task.groups, *task.teacher_kind, network, f"llm4teach.run_dir={tmp_path / 'simpledoorkey' / 'llm4teach_seed1'}"]
 
 
 def test_an_llm4teach_seed_that_stopped_short_counts_at_its_budget_and_bounds_the_ratio_from_above(tmp_path, monkeypatch):
@@ -400,9 +400,7 @@ def test_a_call_on_some_tasks_keeps_the_other_tasks_of_the_folders_report_with_t
 def test_another_teacher_kind_reaches_every_command_and_names_its_prompt_in_the_records(tmp_path, monkeypatch):
     from habitat_llm4teach.teachers import TEACHER_KINDS
 
-    assert bench.DEFAULT_TEACHER_KIND == "minigrid"  # configs/habitat/minigrid/llm4teach.yaml's choice
-    default = bench.TaskBench("SimpleDoorKey", _args(tmp_path), {})
-    assert not any(key in o for o in default.groups for key in bench.TEACHER_KIND_KEYS)  # old records still match
+    assert bench.DEFAULT_TEACHER_KIND == "minigrid_facts"  # configs/habitat/minigrid/llm4teach.yaml's choice
     task = bench.TaskBench("SimpleDoorKey", _args(tmp_path, schedule="paper", seeds=[1], teacher_kind="minigrid_facts"), {})
     commands, train, evaluate = [], bench.train, bench.evaluate
     monkeypatch.setattr(bench, "train", lambda config, run_dir, seed, budget, extra, *a, **k: (
@@ -424,14 +422,29 @@ def test_another_teacher_kind_reaches_every_command_and_names_its_prompt_in_the_
         identities.append(identity), init(self, name, args, identity))[1])
     report = _report_only(tmp_path, "--tasks", "SimpleDoorKey", "--teacher-kind", "minigrid_facts")
     assert report["teacher_kind"] == "minigrid_facts" and identities[-1]["teacher_prompt"] == FACTS_PROMPT_VERSION
-    assert _report_only(tmp_path, "--tasks", "LavaDoorKey")["teacher_kind"] == "minigrid"
+    assert _report_only(tmp_path, "--tasks", "LavaDoorKey", "--teacher-kind", "minigrid")["teacher_kind"] == "minigrid"
     assert identities[-1]["teacher_prompt"] == PROMPT_VERSION
     # A report from before the option (no teacher_kind) was made with the default kind: its tasks are kept.
     earlier = json.loads((tmp_path / "sample_efficiency.json").read_text())
     del earlier["teacher_kind"]
     (tmp_path / "sample_efficiency.json").write_text(json.dumps(earlier))
-    assert list(_report_only(tmp_path, "--tasks", "TwoDoor")["tasks"]) == ["LavaDoorKey", "TwoDoor"]
+    assert list(_report_only(tmp_path, "--tasks", "TwoDoor", "--teacher-kind", "minigrid")["tasks"]) == ["LavaDoorKey", "TwoDoor"]
     assert list(_report_only(tmp_path, "--tasks", "TwoDoor", "--teacher-kind", "minigrid_facts")["tasks"]) == ["TwoDoor"]
+
+
+def test_a_record_made_before_the_teacher_kind_was_named_matches_a_run_that_names_the_same_teacher(tmp_path, capsys):
+    from habitat_llm4teach.teacher.minigrid.prompts import FACTS_PROMPT_VERSION, PROMPT_VERSION
+
+    run_dir = tmp_path / "run"
+    _run(run_dir, [1.0] * 10)
+    old = {"seed": 1, "budget": 1000, "overrides": ["minigrid/task=simpledoorkey"], "teacher_prompt": PROMPT_VERSION}
+    (run_dir / "bench_record.json").write_text(json.dumps({**old, "final_success": 1.0}))
+    named = ["minigrid/task=simpledoorkey", "llm4teach/teacher_kind=minigrid"]
+    teacher = {"teacher_prompt": PROMPT_VERSION}
+    assert bench.train("minigrid/llm4teach", run_dir, 1, 1000, named, teacher, "run", report_only=True)["final_success"] == 1.0
+    # The same overrides with another teacher's prompt version do not match: the record is kept, nothing is reused.
+    other = {"teacher_prompt": FACTS_PROMPT_VERSION}
+    assert bench.train("minigrid/llm4teach", run_dir, 1, 1000, named, other, "run", report_only=True) is None
     # Choosing the teacher by a plain override would leave the records naming the default kind's prompt.
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_sample_efficiency.py"), "--report-only",
                              "--results", str(tmp_path), "llm4teach/teacher_kind=minigrid_facts"],
