@@ -400,7 +400,7 @@ def test_a_call_on_some_tasks_keeps_the_other_tasks_of_the_folders_report_with_t
 def test_another_teacher_kind_reaches_every_command_and_names_its_prompt_in_the_records(tmp_path, monkeypatch):
     from habitat_llm4teach.teachers import TEACHER_KINDS
 
-    assert bench.DEFAULT_TEACHER_KIND == "minigrid_facts"  # configs/habitat/minigrid/llm4teach.yaml's choice
+    assert bench.DEFAULT_TEACHER_KIND == "minigrid"  # configs/habitat/minigrid/llm4teach.yaml's choice
     task = bench.TaskBench("SimpleDoorKey", _args(tmp_path, schedule="paper", seeds=[1], teacher_kind="minigrid_facts"), {})
     commands, train, evaluate = [], bench.train, bench.evaluate
     monkeypatch.setattr(bench, "train", lambda config, run_dir, seed, budget, extra, *a, **k: (

@@ -243,8 +243,8 @@ def test_student_width_must_suit_habitats_group_norm(composed, baseplanes):
 
 # A config per teacher kind that takes the kind's names from the llm4teach/teacher_kind group alone.
 TEACHER_KIND_USERS = {
-    "minigrid": ("minigrid/llm4teach", ["llm4teach/teacher_kind=minigrid"]),
-    "minigrid_facts": ("minigrid/llm4teach", []),  # the MiniGrid default since 2026-12-07
+    "minigrid": ("minigrid/llm4teach", []),
+    "minigrid_facts": ("minigrid/llm4teach", ["llm4teach/teacher_kind=minigrid_facts"]),
     "rearrange": ("rearrange/pick_llm4teach", []),
 }
 

@@ -108,10 +108,9 @@ class TeacherServerConfig:
 class TeacherConfig:
     """The LLM teacher: model, planning mode and plan cache."""
 
-    # Which teacher kind (teachers.py): "minigrid_facts" (MiniGrid, prompt minigrid-v8, the default since 2026-12-07),
-    # "minigrid" (MiniGrid, prompt minigrid-v5) or "rearrange" (Habitat pick/place, continuous actions); the config
-    # group llm4teach/teacher_kind sets it with the matching updaters and storage.
-    env: str = "minigrid_facts"
+    # Which teacher kind (teachers.py): "minigrid" (discrete actions) or "rearrange" (Habitat pick/place, continuous
+    # actions); the config group llm4teach/teacher_kind sets it with the matching updaters and storage.
+    env: str = "minigrid"
     # Hugging Face id (local cache only), model folder, or .gguf file (scripts/fetch_model.py).
     model: str = DEFAULT_TEACHER_MODEL
     # "auto": bfloat16 on a GPU (float16 where it lacks bfloat16) and on a CPU with bfloat16 units (AMX, AVX512-BF16),

@@ -1,17 +1,17 @@
 """The planner's prompt sets for MiniGrid: system prompt, worked examples, queries, parser.
 
 Two sets share the candidates, the parser and nine examples:
-- ``minigrid`` (``minigrid-v5``, the default until 2026-12-07): a query (:func:`query_of`) is a
+- ``minigrid`` (``minigrid-v5``, the default): a query (:func:`query_of`) is a
   perception's description, its candidate next skills (``describe.py``) and the
   names each skill may target (``parse.py``);
-- ``minigrid_facts`` (``minigrid-v8``, the default kind since 2026-12-07): the description is followed by what each
+- ``minigrid_facts`` (``minigrid-v8``): the description is followed by what each
   candidate skill does toward the mission (``describe.skill_effects``: "pick up
   red key not needed", "drop green key frees your hands to pick up the purple
   key", for any mission MiniGrid or BabyAI phrases: "pick up", Fetch's "get a" and
   "fetch a", "put the ... near"), the rules rank those effects, and three more examples
   show the rules the dev set found hardest. It plans better on every labelled
-  set, and its SimpleDoorKey student reached 90 % sooner than v5's on all three
-  seeds (its v6 predecessor's had been slower: README, "The LLM teacher").
+  set; its v6 predecessor's sharper plans slowed the student on SimpleDoorKey
+  (README, "The LLM teacher"), so it stays opt-in.
 
 The examples' queries are generated from their descriptions (``scene.py``) as
 each set's queries are, so examples and queries cannot drift apart. Bump a
@@ -79,7 +79,7 @@ EXAMPLES = (
      "open grey door", "open grey door"),
 )
 # minigrid_facts adds three (chosen on the dev set, where v7 without them missed a drop for the mission's object, a
-# closed door beside a key, the mission's object beside a key): the ``minigrid`` set keeps its nine, so its plans stay
+# closed door beside a key, the mission's object beside a key): the default set keeps its nine, so its plans stay
 # those its records were made with.
 FACTS_EXAMPLES = EXAMPLES + (
     ("Agent sees <red box>, holds <blue key>. Goal: pick up the red box.",
