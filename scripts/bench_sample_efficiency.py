@@ -46,7 +46,8 @@ keys the evaluation sets itself (``EVALUATION_KEYS``): one that changes the netw
 ``habitat_baselines.rl.ddppo.rnn_type=GRU``, then also builds the network its checkpoint is loaded into.
 ``--teacher-kind`` picks the MiniGrid teacher (``llm4teach/teacher_kind``; default: the configs') for the teacher alone
 and LLM4Teach, and names its prompt version in every record; the ``minigrid`` kind's results are in the student's folder
-(every record made before the option has it), another kind's in ``<student's folder>_<kind>``. ``--report-only`` writes the report from the records there are, running nothing. A run made with a smaller budget
+(every record made before the option has it), another kind's in ``<student's folder>_<kind>``.
+``--report-only`` writes the report from the records there are, running nothing. A run made with a smaller budget
 and otherwise the same settings is trained on from its resume state rather than from scratch
 (``habitat_llm4teach.checkpoints.extend_resume_state``), and its student evaluated again.
 
@@ -105,6 +106,7 @@ def configs_default_teacher_kind() -> str:
 # The MiniGrid configs' default student, and each student's results folder under data/benchmarks/: the records made
 # with resnet18_64, the default until 2026-12-06, stay where they were made.
 DEFAULT_STUDENT = configs_default_student()
+RESULTS = {"resnet18_64": "sample_efficiency", "resnet18_64_pointwise": "sample_efficiency_pointwise"}
 # The MiniGrid configs' default teacher kind (--teacher-kind's default), and the kind of every record made before the
 # option (then the configs' default, named by no override): its results stay in RESULTS' folders, another kind's go to
 # "<folder>_<kind>".
@@ -125,7 +127,8 @@ def comparable(settings: dict) -> dict:
     if not isinstance(settings.get("overrides"), list):
         return settings
     return {**settings, "overrides": [o for o in settings["overrides"] if not chooses_teacher(o)]}
-RESULTS = {"resnet18_64": "sample_efficiency", "resnet18_64_pointwise": "sample_efficiency_pointwise"}
+
+
 # LLM4Teach env steps per seed. TwoDoor's student reached 0.2 success in 270k steps (lambda still ~7.4): 1M is where
 # the paper's lambda schedule (10 - 0.005 per update of 512 steps) reaches its floor.
 BUDGETS = {"SimpleDoorKey": 300_000, "LavaDoorKey": 300_000, "ColoredDoorKey": 300_000, "TwoDoor": 1_000_000}
