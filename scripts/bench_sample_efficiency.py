@@ -87,30 +87,28 @@ SURPASS_MARGIN = 0.05  # student >= teacher + 5 points where the teacher is belo
 SURPASS_BELOW = 0.95
 
 
-def configs_default_student() -> str:
-    """The minigrid/student option configs/habitat/minigrid/_base.yaml picks: read there, not written twice."""
+def configs_default(config: str, group: str) -> str:
+    """The option of config group ``group`` (e.g. ``/minigrid/student``) that configs/habitat/minigrid/<config>.yaml's
+    defaults list picks: read there, not written twice."""
     from omegaconf import OmegaConf
 
-    defaults = OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "habitat" / "minigrid" / "_base.yaml").defaults)
-    return next(entry["/minigrid/student"] for entry in defaults if isinstance(entry, dict) and "/minigrid/student" in entry)
+    defaults = OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "habitat" / "minigrid" / f"{config}.yaml").defaults)
+    return next(entry[group] for entry in defaults if isinstance(entry, dict) and group in entry)
 
 
-def configs_default_teacher_kind() -> str:
-    """The llm4teach/teacher_kind option configs/habitat/minigrid/llm4teach.yaml picks: read there, not written twice."""
-    from omegaconf import OmegaConf
-
-    defaults = OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "habitat" / "minigrid" / "llm4teach.yaml").defaults)
-    return next(entry["/llm4teach/teacher_kind"] for entry in defaults if isinstance(entry, dict) and "/llm4teach/teacher_kind" in entry)
+def override_key(override: str) -> str:
+    """The config key a Hydra override sets (``+a.b=1`` -> ``a.b``)."""
+    return override.split("=", 1)[0].lstrip("+~")
 
 
 # The MiniGrid configs' default student, and each student's results folder under data/benchmarks/: the records made
 # with resnet18_64, the default until 2026-12-06, stay where they were made.
-DEFAULT_STUDENT = configs_default_student()
+DEFAULT_STUDENT = configs_default("_base", "/minigrid/student")
 RESULTS = {"resnet18_64": "sample_efficiency", "resnet18_64_pointwise": "sample_efficiency_pointwise"}
 # The MiniGrid configs' default teacher kind (--teacher-kind's default), and the kind of every record made before the
 # option (then the configs' default, named by no override): its results stay in RESULTS' folders, another kind's go to
 # "<folder>_<kind>".
-DEFAULT_TEACHER_KIND = configs_default_teacher_kind()
+DEFAULT_TEACHER_KIND = configs_default("llm4teach", "/llm4teach/teacher_kind")
 RECORDS_KIND = "minigrid"
 # Overrides that choose the teacher: only --teacher-kind writes them, into every command that uses the teacher. A
 # record names the teacher by its prompt version (what it must match to be reused), so they are left out when records
@@ -119,7 +117,7 @@ TEACHER_KIND_KEYS = ("llm4teach/teacher_kind", "llm4teach.teacher.env")
 
 
 def chooses_teacher(override: str) -> bool:
-    return override.split("=", 1)[0].lstrip("+~") in TEACHER_KIND_KEYS
+    return override_key(override) in TEACHER_KIND_KEYS
 
 
 def comparable(settings: dict) -> dict:
@@ -151,8 +149,9 @@ def finished(record_path: Path, settings: dict, label: str) -> Optional[dict]:
     """The record an earlier benchmark left at ``record_path`` when it was made with the same ``settings``."""
     if not record_path.exists():
         return None
-    record = comparable(json.loads(record_path.read_text()))
-    if any(record.get(key) != value for key, value in comparable(settings).items()):
+    record = json.loads(record_path.read_text())
+    stored = comparable(record)
+    if any(stored.get(key) != value for key, value in comparable(settings).items()):
         return None
     print(f"reusing {label} {record_path.parent}", flush=True)
     return record
@@ -407,7 +406,7 @@ class TaskBench:
         """A student's evaluation: its groups and the command line's overrides, which may build its network (e.g.
         ``habitat_baselines.rl.ddppo.rnn_type=GRU``: the checkpoint only loads into the network that trained it),
         less the keys the evaluation sets itself (``EVALUATION_KEYS``)."""
-        kept = [o for o in self.args.overrides if o.split("=", 1)[0].lstrip("+~") not in EVALUATION_KEYS]
+        kept = [o for o in self.args.overrides if override_key(o) not in EVALUATION_KEYS]
         return [*self.groups, *self.teacher_kind, *kept, f"llm4teach.run_dir={run_dir}"]
 
     def run_llm4teach(self, report_only: bool) -> None:

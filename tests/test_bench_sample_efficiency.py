@@ -398,8 +398,6 @@ def test_a_call_on_some_tasks_keeps_the_other_tasks_of_the_folders_report_with_t
 
 
 def test_another_teacher_kind_reaches_every_command_and_names_its_prompt_in_the_records(tmp_path, monkeypatch):
-    from habitat_llm4teach.teachers import TEACHER_KINDS
-
     assert bench.DEFAULT_TEACHER_KIND == "minigrid"  # configs/habitat/minigrid/llm4teach.yaml's choice
     task = bench.TaskBench("SimpleDoorKey", _args(tmp_path, schedule="paper", seeds=[1], teacher_kind="minigrid_facts"), {})
     commands, train, evaluate = [], bench.train, bench.evaluate
@@ -424,7 +422,7 @@ def test_another_teacher_kind_reaches_every_command_and_names_its_prompt_in_the_
     assert report["teacher_kind"] == "minigrid_facts" and identities[-1]["teacher_prompt"] == FACTS_PROMPT_VERSION
     assert _report_only(tmp_path, "--tasks", "LavaDoorKey", "--teacher-kind", "minigrid")["teacher_kind"] == "minigrid"
     assert identities[-1]["teacher_prompt"] == PROMPT_VERSION
-    # A report from before the option (no teacher_kind) was made with the default kind: its tasks are kept.
+    # A report from before the option (no teacher_kind) was made with the minigrid kind (RECORDS_KIND): its tasks are kept.
     earlier = json.loads((tmp_path / "sample_efficiency.json").read_text())
     del earlier["teacher_kind"]
     (tmp_path / "sample_efficiency.json").write_text(json.dumps(earlier))
@@ -445,6 +443,10 @@ def test_a_record_made_before_the_teacher_kind_was_named_matches_a_run_that_name
     # The same overrides with another teacher's prompt version do not match: the record is kept, nothing is reused.
     other = {"teacher_prompt": FACTS_PROMPT_VERSION}
     assert bench.train("minigrid/llm4teach", run_dir, 1, 1000, named, other, "run", report_only=True) is None
+    # A record that names its kind is returned as stored (train() may write it back), though compared without it.
+    facts = ["minigrid/task=simpledoorkey", "llm4teach/teacher_kind=minigrid_facts"]
+    (run_dir / "bench_record.json").write_text(json.dumps({**old, "overrides": facts, **other, "final_success": 0.9}))
+    assert bench.train("minigrid/llm4teach", run_dir, 1, 1000, facts, other, "run", report_only=True)["overrides"] == facts
     # Choosing the teacher by a plain override would leave the records naming the default kind's prompt.
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_sample_efficiency.py"), "--report-only",
                              "--results", str(tmp_path), "llm4teach/teacher_kind=minigrid_facts"],
