@@ -228,7 +228,8 @@ def main() -> None:
                         help="labelled MiniGrid sets to score (dev is always scored first: its fitted temperature is the "
                              "one the others are calibrated at)")
     parser.add_argument("--dtype", default=TeacherConfig.dtype,
-                        help="llm4teach.teacher.dtype for every measurement (auto: what the teacher picks on this machine)")
+                        help="llm4teach.teacher.dtype for every measurement (auto: what the teacher picks on this machine; "
+                             "int8: int8 linear layers on a CPU)")
     args = parser.parse_args()
     if args.only_rearrange:
         args.rearrange, args.sample_rows, args.tasks = True, 0, []
@@ -236,9 +237,9 @@ def main() -> None:
     sets = {name: [json.loads(line) for line in LABELS[name].read_text().splitlines() if line.strip()] for name in chosen}
     rows = sets["dev"]
 
-    from habitat_llm4teach.teacher.llm import dtype_name, resolve_device, resolve_dtype
+    from habitat_llm4teach.teacher.llm import resolve_device, resolve_precision
 
-    report = {"model": args.model, "dtype": dtype_name(resolve_dtype(args.dtype, resolve_device("auto")))}
+    report = {"model": args.model, "dtype": resolve_precision(args.dtype, resolve_device("auto"))}
     if not args.only_rearrange:
         print(f"score mode on {', '.join(f'{len(r)} {n}' for n, r in sets.items())} labelled descriptions ...", flush=True)
         report["prompts"] = args.prompts

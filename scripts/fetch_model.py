@@ -13,7 +13,8 @@ nothing. Progress goes to stderr; the last line on stdout is the model's path.
 
 Then it converts the GGUF once into the safetensors folder transformers loads
 (data/models/<model>/.converted/, in the dtype ``llm4teach.teacher.dtype=auto`` picks on this machine: bfloat16
-on a GPU or a CPU with bfloat16 units, float32 on other CPUs;
+on a GPU or a CPU with bfloat16 units, float32 on other CPUs, where the teacher makes its linear layers int8 as it
+loads;
 a few minutes of CPU for 1.5B parameters), so the first training run does not
 pay for it beside its envs. ``--no-convert`` leaves that to the first run.
 """

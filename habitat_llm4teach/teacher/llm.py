@@ -39,6 +39,8 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from habitat_llm4teach.teacher.int8 import Int8UnavailableError, int8_available, quantize_linears
+
 logger = logging.getLogger(__name__)
 
 # sha256 of the GGUF files scripts/fetch_model.py assembles (by file name).
@@ -48,8 +50,10 @@ KNOWN_GGUF_SHA256 = {
     "SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 }
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
-# ``dtype="auto"`` picks one of _DTYPES for the device (:func:`resolve_dtype`).
+# ``dtype="auto"`` picks one of _DTYPES or int8 for the device (:func:`resolve_precision`).
 AUTO_DTYPE = "auto"
+# ``dtype="int8"``: float32 weights loaded, then every linear layer but the LM head made int8 (teacher/int8.py; CPU only).
+INT8_DTYPE = "int8"
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -190,21 +194,40 @@ def cpu_has_bfloat16_units() -> bool:
     return any(bool(getattr(torch.cpu, probe, lambda: False)()) for probe in probes)
 
 
-def resolve_dtype(dtype: str, device: str = "cpu") -> torch.dtype:
-    """The torch dtype for ``dtype`` (a key of ``_DTYPES`` or ``"auto"``) on ``device`` (e.g. ``"cpu"``, ``"cuda:1"``).
+def resolve_precision(dtype: str, device: str = "cpu") -> str:
+    """The precision the teacher runs ``dtype`` (a key of ``_DTYPES``, ``"auto"`` or ``"int8"``) in on ``device``
+    (e.g. ``"cpu"``, ``"cuda:1"``): a key of ``_DTYPES`` or ``"int8"``.
 
-    ``auto``: bfloat16 on a GPU that supports it (else float16); on a CPU, bfloat16 only where it has bfloat16 units.
-    Without them every bfloat16 matmul is emulated: on a 2-core AVX2-only EPYC the 1.5B teacher took 6.2 s a
-    description in bfloat16 and 2.8 s in float32 (README, "The teacher on a CPU without bfloat16 units"), at twice the
-    memory (about 6 GB instead of 3).
+    ``auto``: bfloat16 on a GPU that supports it (else float16); on a CPU, bfloat16 where it has bfloat16 units, else
+    int8 (float32 where this torch lacks int8 kernels). Without bfloat16 units every bfloat16 matmul is emulated: on a
+    2-core AVX2-only EPYC the 1.5B teacher took 6.2 s a description in bfloat16 and 2.8 s in float32 (README, "The
+    teacher on a CPU without bfloat16 units"); int8 linear layers took 1.4 s where float32 took 3.1 s, with the same
+    first skills on the labelled sets (README, "The teacher in int8").
+
+    ``int8`` (CPU only): float32 weights loaded, then every linear layer but the LM head made int8 (teacher/int8.py).
     """
+    if dtype == INT8_DTYPE:
+        if torch.device(device).type != "cpu":
+            raise ModelLoadError(f"dtype '{INT8_DTYPE}' runs on a CPU only (device '{device}'); use 'auto' on a GPU")
+        return INT8_DTYPE
     if dtype != AUTO_DTYPE:
         if dtype not in _DTYPES:
-            raise ModelLoadError(f"unknown dtype '{dtype}'; expected '{AUTO_DTYPE}' or one of {sorted(_DTYPES)}")
-        return _DTYPES[dtype]
+            raise ModelLoadError(
+                f"unknown dtype '{dtype}'; expected '{AUTO_DTYPE}', '{INT8_DTYPE}' or one of {sorted(_DTYPES)}"
+            )
+        return dtype
     if torch.device(device).type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_has_bfloat16_units() else torch.float32
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    if cpu_has_bfloat16_units():
+        return "bfloat16"
+    return INT8_DTYPE if int8_available() else "float32"
+
+
+def resolve_dtype(dtype: str, device: str = "cpu") -> torch.dtype:
+    """The torch dtype the weights load in for ``dtype`` on ``device`` (:func:`resolve_precision`; int8: float32,
+    quantised after loading): the dtype a GGUF is converted to."""
+    precision = resolve_precision(dtype, device)
+    return torch.float32 if precision == INT8_DTYPE else _DTYPES[precision]
 
 
 def resolve_device(device: str) -> str:
@@ -250,15 +273,23 @@ class CausalLM:
         self.cpu_threads = cpu_threads
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.device = torch.device(resolve_device(device))
-        torch_dtype = resolve_dtype(dtype, str(self.device))
+        self.dtype_name = resolve_precision(dtype, str(self.device))
+        torch_dtype = resolve_dtype(self.dtype_name, str(self.device))
         folder = resolve_model(ref, torch_dtype)
         self.name = model_name(ref)
-        logger.info("Teacher model %s in %s on %s", self.name, dtype_name(torch_dtype), self.device)
+        logger.info("Teacher model %s in %s on %s", self.name, self.dtype_name, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         # device_map places the weights through accelerate (e.g. "cuda:1" for a dedicated teacher GPU).
         self.model = AutoModelForCausalLM.from_pretrained(
             folder, dtype=torch_dtype, device_map={"": str(self.device)}
         ).eval()
+        if self.dtype_name == INT8_DTYPE:
+            start = time.perf_counter()
+            try:
+                replaced = quantize_linears(self.model)
+            except Int8UnavailableError as error:
+                raise ModelLoadError(str(error)) from error
+            logger.info("%d linear layers made int8 in %.1f s", replaced, time.perf_counter() - start)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._prefix: Optional[_PrefixState] = None

@@ -108,15 +108,17 @@ def test_auto_dtype_follows_the_device(monkeypatch):
     for supported, expected in ((True, torch.bfloat16), (False, torch.float16)):
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, supported=supported, **k: supported)
         assert resolve_dtype("auto", "cuda:1") == expected
-    with pytest.raises(ModelLoadError, match="unknown dtype 'fp8'; expected 'auto' or one of"):
+    with pytest.raises(ModelLoadError, match="unknown dtype 'fp8'; expected 'auto', 'int8' or one of"):
         resolve_dtype("fp8")
 
 
 def test_auto_dtype_loads_the_model_in_the_resolved_dtype(tiny_model_dir, monkeypatch):
     set_cpu_bfloat16_units(monkeypatch, False, False)
-    assert CausalLM(str(tiny_model_dir), dtype="auto", device="cpu").model.dtype == torch.float32
+    without_units = CausalLM(str(tiny_model_dir), dtype="auto", device="cpu")
+    assert without_units.model.dtype == torch.float32 and without_units.dtype_name == "int8"
     set_cpu_bfloat16_units(monkeypatch, True, False)
-    assert CausalLM(str(tiny_model_dir), dtype="auto", device="cpu").model.dtype == torch.bfloat16
+    with_units = CausalLM(str(tiny_model_dir), dtype="auto", device="cpu")
+    assert with_units.model.dtype == torch.bfloat16 and with_units.dtype_name == "bfloat16"
 
 
 @pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="needs Linux's /proc/cpuinfo")
