@@ -222,8 +222,9 @@ def main() -> None:
     parser.add_argument("--rearrange-labels", type=Path, nargs="+", default=[REARRANGE_LABELS, *REARRANGE_SIM_LABELS],
                         help="labelled pick/place sets for --rearrange (default: the hand-made and the recorded ones)")
     parser.add_argument("--only-rearrange", action="store_true", help="skip every MiniGrid measurement")
-    parser.add_argument("--prompts", choices=["minigrid", "minigrid_facts"], default="minigrid",
-                        help="MiniGrid prompt set (teacher kind) for score mode and the teacher-only runs")
+    parser.add_argument("--prompts", choices=["minigrid", "minigrid_facts"], default=TeacherConfig.env,
+                        help="MiniGrid prompt set (teacher kind) for score mode and the teacher-only runs (default: the "
+                             "teacher's, llm4teach.teacher.env)")
     parser.add_argument("--sets", nargs="+", choices=list(LABELS), default=list(LABELS),
                         help="labelled MiniGrid sets to score (dev is always scored first: its fitted temperature is the "
                              "one the others are calibrated at)")

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m habitat_llm4teach.teacher.minigrid", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     query = commands.add_parser("query", help="plan distribution for one description")
-    query.add_argument("--env", choices=["minigrid", "minigrid_facts"], default="minigrid", help="prompt set (teacher kind)")
+    query.add_argument("--env", choices=["minigrid", "minigrid_facts"], default=TeacherConfig.env, help="prompt set (teacher kind)")
     query.add_argument("--text", required=True, help='e.g. "Agent sees <yellow key>, holds <nothing>. Goal: open the door."')
     query.add_argument("--mode", choices=["score", "sample"], default=TeacherConfig.mode)
     query.add_argument("--model", default=TeacherConfig.model)
