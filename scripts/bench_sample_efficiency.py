@@ -47,6 +47,9 @@ keys the evaluation sets itself (``EVALUATION_KEYS``): one that changes the netw
 ``--teacher-kind`` picks the MiniGrid teacher (``llm4teach/teacher_kind``; default: the configs') for the teacher alone
 and LLM4Teach, and names its prompt version in every record; the ``minigrid`` kind's results are in the student's folder
 (every record made before the option has it), another kind's in ``<student's folder>_<kind>``.
+``--sharpen-temperature`` sets the teacher's ``llm4teach.teacher.sharpen_temperature`` (its plans' softmax temperature;
+default: the configs') for the same commands, and every record names it; results made at another temperature than 0.5
+(every record made before the option) go to ``<folder>_T<temperature>``.
 ``--report-only`` writes the report from the records there are, running nothing. A run made with a smaller budget
 and otherwise the same settings is trained on from its resume state rather than from scratch
 (``habitat_llm4teach.checkpoints.extend_resume_state``), and its student evaluated again.
@@ -75,6 +78,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from plot_runs import plot_panels  # noqa: E402
 
+from habitat_llm4teach.config.structured import TeacherConfig  # noqa: E402
 from habitat_llm4teach.distill.episodes import load_episodes  # noqa: E402
 from habitat_llm4teach.distill.training_log import parse_progress_lines  # noqa: E402
 
@@ -110,10 +114,15 @@ RESULTS = {"resnet18_64": "sample_efficiency", "resnet18_64_pointwise": "sample_
 # "<folder>_<kind>".
 DEFAULT_TEACHER_KIND = configs_default("llm4teach", "/llm4teach/teacher_kind")
 RECORDS_KIND = "minigrid"
-# Overrides that choose the teacher: only --teacher-kind writes them, into every command that uses the teacher. A
-# record names the teacher by its prompt version (what it must match to be reused), so they are left out when records
-# are compared: records made before the option, without them, match the runs that name their kind.
-TEACHER_KIND_KEYS = ("llm4teach/teacher_kind", "llm4teach.teacher.env")
+# The teacher's sharpening temperature (--sharpen-temperature's default), and the one of every record made before the
+# option (the configs' default then, named by no override and no record).
+DEFAULT_SHARPEN = TeacherConfig.sharpen_temperature
+RECORDS_SHARPEN = 0.5
+# Overrides that choose the teacher: only --teacher-kind and --sharpen-temperature write them, into every command that
+# uses the teacher. A record names the teacher by its prompt version and temperature (what it must match to be
+# reused), so they are left out when records are compared: records made before the options, without them, match the
+# runs that name their kind and temperature.
+TEACHER_KIND_KEYS = ("llm4teach/teacher_kind", "llm4teach.teacher.env", "llm4teach.teacher.sharpen_temperature")
 
 
 def chooses_teacher(override: str) -> bool:
@@ -121,7 +130,10 @@ def chooses_teacher(override: str) -> bool:
 
 
 def comparable(settings: dict) -> dict:
-    """``settings`` as records are compared: without the overrides that choose the teacher (its prompt version is there)."""
+    """``settings`` as records are compared: without the overrides that choose the teacher (its prompt version and
+    temperature are there), and a teacher named without a temperature at the one every such record was made at."""
+    if "teacher_prompt" in settings and "teacher_sharpen_temperature" not in settings:
+        settings = {**settings, "teacher_sharpen_temperature": RECORDS_SHARPEN}
     if not isinstance(settings.get("overrides"), list):
         return settings
     return {**settings, "overrides": [o for o in settings["overrides"] if not chooses_teacher(o)]}
@@ -377,8 +389,9 @@ class TaskBench:
         # The teacher kind reaches training and the students' evaluations through its config group, and the teacher
         # alone (minigrid/teacher has no distillation components to set) through the env it names; always named, so
         # a run's teacher does not hang on the configs' default of the day.
-        self.teacher_kind = [f"llm4teach/teacher_kind={args.teacher_kind}"]
-        self.teacher_alone_kind = [f"llm4teach.teacher.env={args.teacher_kind}"]
+        sharpen = f"llm4teach.teacher.sharpen_temperature={args.sharpen_temperature}"
+        self.teacher_kind = [f"llm4teach/teacher_kind={args.teacher_kind}", sharpen]
+        self.teacher_alone_kind = [f"llm4teach.teacher.env={args.teacher_kind}", sharpen]
         self.cache = "data/plan_cache/minigrid.json"
         self.teacher_eval: Optional[dict] = None
         self.llm4teach: list[Optional[dict]] = []
@@ -560,6 +573,7 @@ def shared_settings(args: argparse.Namespace) -> dict:
     return {
         "student": args.student,
         "teacher_kind": args.teacher_kind,
+        "sharpen_temperature": args.sharpen_temperature,
         "schedule": args.schedule,
         "margin": args.margin if adaptive else None,
         "fade_updates": args.fade_updates if adaptive else None,
@@ -579,9 +593,9 @@ def earlier_tasks(args: argparse.Namespace) -> dict[str, dict]:
     except (OSError, ValueError) as error:
         print(f"the earlier report {path} is unreadable ({error}): it is replaced by this call's tasks", flush=True)
         return {}
-    # Reports from before --teacher-kind were all made with RECORDS_KIND.
-    differing = [key for key, value in shared_settings(args).items()
-                 if earlier.get(key, RECORDS_KIND if key == "teacher_kind" else None) != value]
+    # Reports from before --teacher-kind and --sharpen-temperature were all made with RECORDS_KIND and RECORDS_SHARPEN.
+    before_options = {"teacher_kind": RECORDS_KIND, "sharpen_temperature": RECORDS_SHARPEN}
+    differing = [key for key, value in shared_settings(args).items() if earlier.get(key, before_options.get(key)) != value]
     if differing:
         print(f"the earlier report {path} was made with other {', '.join(differing)}: it is replaced", flush=True)
         return {}
@@ -618,6 +632,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         choices=[name for name, kind in TEACHER_KINDS.items() if not kind.continuous],
                         help="MiniGrid teacher kind (prompt set) for the teacher alone and LLM4Teach; its prompt version is "
                              "named in every record (default: the configs' kind; another one gets its own results folder)")
+    parser.add_argument("--sharpen-temperature", type=float, default=DEFAULT_SHARPEN,
+                        help="the teacher's llm4teach.teacher.sharpen_temperature for the teacher alone and LLM4Teach, named "
+                             f"in every record (default: the configs', {DEFAULT_SHARPEN}; another than {RECORDS_SHARPEN} gets "
+                             "its own results folder)")
     parser.add_argument("--arms", choices=["both", "llm4teach"], default="both",
                         help="llm4teach: the teacher alone, LLM4Teach and its evaluations only (PPO figures null); "
                              "a later run with both reuses them")
@@ -634,22 +652,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if len(args.seeds) < 1 or (args.budget is not None and args.budget < 1) or args.fade_updates < 1 or not -1 <= args.margin <= 1:
         parser.error("need at least one seed, a positive budget and fade, and a margin in [-1, 1]")
+    if not args.sharpen_temperature > 0:
+        parser.error(f"--sharpen-temperature must be positive, got {args.sharpen_temperature}")
     choosing = [o for o in args.overrides if chooses_teacher(o)]
     if choosing:
-        parser.error(f"{choosing[0]}: choose the teacher with --teacher-kind, which every record then names")
+        parser.error(f"{choosing[0]}: choose the teacher with --teacher-kind and --sharpen-temperature, which every "
+                     "record then names")
     args.tasks = list(dict.fromkeys(args.tasks))
     if args.results is None:
         folder = RESULTS.get(args.student, f"sample_efficiency_{args.student}")
         folder += "" if args.teacher_kind == RECORDS_KIND else f"_{args.teacher_kind}"
+        folder += "" if args.sharpen_temperature == RECORDS_SHARPEN else f"_T{args.sharpen_temperature:g}"
         args.results = REPO / "data" / "benchmarks" / folder
     args.results = args.results.resolve()
     args.results.mkdir(parents=True, exist_ok=True)
     os.chdir(REPO)  # run folders are named relative to the checkout (in_repo)
 
-    # Runs and evaluations that use the teacher are reused only when made with the same prompt and model.
-    from habitat_llm4teach.config.structured import TeacherConfig
-
+    # Runs and evaluations that use the teacher are reused only when made with the same prompt, temperature and model.
     teacher_identity = {"teacher_prompt": TEACHER_KINDS[args.teacher_kind].prompts.version,
+                        "teacher_sharpen_temperature": args.sharpen_temperature,
                         "teacher_model": Path(TeacherConfig.model).name}
     benches = [TaskBench(task, args, teacher_identity) for task in args.tasks]
     start = time.perf_counter()

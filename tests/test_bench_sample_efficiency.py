@@ -18,7 +18,7 @@ import bench_sample_efficiency as bench  # noqa: E402
 
 def _args(tmp_path, **kw):
     values = dict(seeds=[1, 2], budget=1000, ppo_factor=5.0, eval_episodes=10, results=tmp_path, student="resnet18_64",
-                  teacher_kind=bench.DEFAULT_TEACHER_KIND, arms="both", schedule="adaptive", margin=-0.05, fade_updates=50, overrides=[])
+                  teacher_kind=bench.DEFAULT_TEACHER_KIND, sharpen_temperature=bench.DEFAULT_SHARPEN, arms="both", schedule="adaptive", margin=-0.05, fade_updates=50, overrides=[])
     values.update(kw)
     return argparse.Namespace(**values)
 
@@ -452,3 +452,36 @@ def test_a_record_made_before_the_teacher_kind_was_named_matches_a_run_that_name
                              "--results", str(tmp_path), "llm4teach/teacher_kind=minigrid_facts"],
                             capture_output=True, text=True)
     assert result.returncode != 0 and "--teacher-kind" in result.stderr
+
+
+def test_a_sharpen_temperature_reaches_every_teacher_command_and_records_before_it_were_at_one_half(tmp_path, monkeypatch):
+    from habitat_llm4teach.teacher.minigrid.prompts import PROMPT_VERSION
+
+    assert bench.DEFAULT_SHARPEN == bench.RECORDS_SHARPEN == 0.5  # the configs' llm4teach.teacher.sharpen_temperature
+    task = bench.TaskBench("SimpleDoorKey", _args(tmp_path, schedule="paper", seeds=[1], sharpen_temperature=1.0), {})
+    commands = []
+    monkeypatch.setattr(bench, "train", lambda config, run_dir, seed, budget, extra, *a, **k: (
+        commands.append(list(extra)) or {"run_dir": str(run_dir), "seed": seed, "budget": budget}))
+    monkeypatch.setattr(bench, "evaluate", lambda config, episodes, run_dir, extra, *a, **k: (
+        commands.append(list(extra)) or {"success": 1.0, "return": 0.8, "evaluator": bench.EQUAL_QUOTAS}))
+    task.run_llm4teach(report_only=False)
+    assert len(commands) == 3 and all("llm4teach.teacher.sharpen_temperature=1.0" in extra for extra in commands)
+    monkeypatch.undo()
+    # A record from before the option names no temperature: it was made at 0.5, so a run at 1.0 does not reuse it.
+    run_dir = tmp_path / "run"
+    _run(run_dir, [1.0] * 10)
+    overrides = ["minigrid/task=simpledoorkey", "llm4teach/teacher_kind=minigrid"]
+    old = {"seed": 1, "budget": 1000, "overrides": overrides, "teacher_prompt": PROMPT_VERSION}
+    (run_dir / "bench_record.json").write_text(json.dumps({**old, "final_success": 1.0}))
+    at = lambda t: {"teacher_prompt": PROMPT_VERSION, "teacher_sharpen_temperature": t}  # noqa: E731
+    named = [*overrides, "llm4teach.teacher.sharpen_temperature=0.5"]
+    assert bench.train("minigrid/llm4teach", run_dir, 1, 1000, named, at(0.5), "run", report_only=True)["final_success"] == 1.0
+    softer = [*overrides, "llm4teach.teacher.sharpen_temperature=1.0"]
+    assert bench.train("minigrid/llm4teach", run_dir, 1, 1000, softer, at(1.0), "run", report_only=True) is None
+    # The report names its temperature, and one made at another temperature is replaced, not merged.
+    assert _report_only(tmp_path, "--tasks", "LavaDoorKey")["sharpen_temperature"] == 0.5
+    assert list(_report_only(tmp_path, "--tasks", "TwoDoor", "--sharpen-temperature", "1.0")["tasks"]) == ["TwoDoor"]
+    for bad in (["--sharpen-temperature", "0"], ["llm4teach.teacher.sharpen_temperature=1.0"]):
+        result = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_sample_efficiency.py"), "--report-only",
+                                 "--results", str(tmp_path), *bad], capture_output=True, text=True)
+        assert result.returncode != 0 and "--sharpen-temperature" in result.stderr

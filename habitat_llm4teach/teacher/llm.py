@@ -39,6 +39,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from habitat_llm4teach.teacher.attention import register_grouped_sdpa
 from habitat_llm4teach.teacher.int8 import Int8UnavailableError, int8_available, quantize_linears
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ KNOWN_GGUF_SHA256 = {
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 # ``dtype="auto"`` picks one of _DTYPES or int8 for the device (:func:`resolve_precision`).
 AUTO_DTYPE = "auto"
-# ``dtype="int8"``: float32 weights loaded, then every linear layer but the LM head made int8 (teacher/int8.py; CPU only).
+# ``dtype="int8"``: float32 weights loaded, then every linear layer, the LM head included, made int8 (teacher/int8.py;
+# CPU only).
 INT8_DTYPE = "int8"
 
 
@@ -201,10 +203,11 @@ def resolve_precision(dtype: str, device: str = "cpu") -> str:
     ``auto``: bfloat16 on a GPU that supports it (else float16); on a CPU, bfloat16 where it has bfloat16 units, else
     int8 (float32 where this torch lacks int8 kernels). Without bfloat16 units every bfloat16 matmul is emulated: on a
     2-core AVX2-only EPYC the 1.5B teacher took 6.2 s a description in bfloat16 and 2.8 s in float32 (README, "The
-    teacher on a CPU without bfloat16 units"); with int8 linear layers the default prompt took 1.1 s where float32 took
+    teacher on a CPU without bfloat16 units"); with int8 linear layers the default prompt took 0.94 s where float32 took
     3.2 s, and no labelled set lost more than one row of first-skill accuracy (README, "The teacher in int8").
 
-    ``int8`` (CPU only): float32 weights loaded, then every linear layer but the LM head made int8 (teacher/int8.py).
+    ``int8`` (CPU only): float32 weights loaded, then every linear layer, the LM head included, made int8
+    (teacher/int8.py).
     """
     if dtype == INT8_DTYPE:
         if torch.device(device).type != "cpu":
@@ -279,9 +282,12 @@ class CausalLM:
         self.name = model_name(ref)
         logger.info("Teacher model %s in %s on %s", self.name, self.dtype_name, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        # On a CPU, grouped-query attention that copies no keys or values (teacher/attention.py).
+        attention = register_grouped_sdpa() if self.device.type == "cpu" else None
         # device_map places the weights through accelerate (e.g. "cuda:1" for a dedicated teacher GPU).
         self.model = AutoModelForCausalLM.from_pretrained(
-            folder, dtype=torch_dtype, device_map={"": str(self.device)}
+            folder, dtype=torch_dtype, device_map={"": str(self.device)},
+            **({"attn_implementation": attention} if attention else {}),
         ).eval()
         if self.dtype_name == INT8_DTYPE:
             start = time.perf_counter()

@@ -62,13 +62,13 @@ def test_a_single_row_and_all_outlier_rows_are_products_too(linear):
     assert float(_relative_error(out[:1], linear(rows[:1])).max()) < TOLERANCE
 
 
-def test_quantize_linears_keeps_the_lm_head_float():
+def test_quantize_linears_replaces_every_linear_the_lm_head_included():
     model = nn.Module()
     model.block = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8))
     model.lm_head = nn.Linear(8, 16)
-    assert quantize_linears(model) == 2
-    assert all(isinstance(model.block[i], RowSplitInt8Linear) for i in (0, 2))
-    assert type(model.lm_head) is nn.Linear
+    assert quantize_linears(model) == 3
+    assert all(isinstance(module, RowSplitInt8Linear) for module in (model.block[0], model.block[2], model.lm_head))
+    assert isinstance(model.block[1], nn.ReLU)
     assert model.block[0].outlier_ratio == OUTLIER_RATIO
 
 
@@ -101,7 +101,7 @@ def test_an_int8_teacher_scores_as_its_float32_model(tiny_model_dir):
     int8_lm = CausalLM(str(tiny_model_dir), dtype="int8")
     assert int8_lm.dtype_name == "int8" and float_lm.dtype_name == "float32"
     assert any(isinstance(m, RowSplitInt8Linear) for m in int8_lm.model.modules())
-    assert type(int8_lm.model.lm_head) is nn.Linear
+    assert isinstance(int8_lm.model.lm_head, RowSplitInt8Linear)
     system = float_lm.render_chat([{"role": "system", "content": "You plan for an agent."}], add_generation_prompt=False)
     prompt = float_lm.render_chat([
         {"role": "system", "content": "You plan for an agent."},
